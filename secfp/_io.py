@@ -1,0 +1,100 @@
+"""Small I/O helpers shared by every layer: strict JSON and atomic writes.
+
+Strict parsing is a security property (see SECURITY.md): duplicate keys, NaN and
+Infinity are errors, never silently accepted, so two parsers cannot disagree on
+what a file says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from secfp.errors import BadInput
+
+__all__ = ["strict_json_loads", "canonical_json", "atomic_write_bytes", "atomic_write_text", "read_capped"]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def strict_json_loads(data: bytes | str, *, what: str = "JSON", error: type[Exception] = BadInput) -> Any:
+    """Parse JSON, rejecting duplicate keys, NaN/Infinity and invalid UTF-8."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise error(f"{what} is not valid strict JSON: {exc}") from None
+
+
+def canonical_json(value: Any) -> bytes:
+    """Deterministic JSON bytes (sorted keys, no spaces, shortest float repr): hash input."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def read_capped(path: str | os.PathLike[str], *, cap: int, what: str = "file") -> bytes:
+    """Read a whole file, refusing anything larger than ``cap`` bytes before reading it."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > cap:
+            raise BadInput(f"{what} {p} is {size} bytes, more than the limit of {cap}")
+        with p.open("rb") as fh:
+            data = fh.read(cap + 1)
+    except OSError as exc:
+        raise BadInput(f"cannot read {what} {p}: {exc.strerror or exc}") from None
+    if len(data) > cap:
+        raise BadInput(f"{what} {p} is more than the limit of {cap} bytes")
+    return data
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder, fsync and rename.
+
+    Readers see either the old file or the complete new one, never a partial
+    write, even if the process is killed half-way (Ctrl-C included).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, target)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    try:
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int = 0o644) -> None:
+    """Text variant of :func:`atomic_write_bytes` (UTF-8)."""
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode)

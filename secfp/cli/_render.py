@@ -1,0 +1,62 @@
+"""Shared rendering helpers for the command line: one JSON document on stdout, humans on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+__all__ = ["stderr", "stdout", "print_json", "progress_bar"]
+
+stderr = Console(stderr=True, highlight=False)
+stdout = Console(highlight=False)
+
+
+def print_json(value: Any) -> None:
+    """Exactly one JSON document on stdout (never changes the exit code)."""
+    sys.stdout.write(json.dumps(value, indent=2, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+class _RateColumn(ProgressColumn):
+    """Images per second, once rich has measured a rate."""
+
+    def render(self, task) -> Text:  # type: ignore[no-untyped-def]
+        return Text(f"{task.speed:6.1f} img/s" if task.speed else "")
+
+
+@contextmanager
+def progress_bar(description: str, *, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar (rate and time left) on stderr, or a no-op when quiet."""
+    if not enabled:
+        yield lambda done, total: None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        _RateColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=stderr, transient=True) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update

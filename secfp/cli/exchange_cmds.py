@@ -1,0 +1,247 @@
+"""Commands of the exchange journey: keygen, trust add/list/remove, export, verify.
+
+Thin: each command parses its options, makes one library call in
+``secfp.exchange`` and renders the result. Errors are ``SecfpError``s, mapped
+to one stderr line and an exit code by ``secfp.cli``. ``--json`` prints
+exactly one JSON document on stdout; everything for humans goes to stderr,
+except the verify report, which is the command's result.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from secfp.cli._render import print_json, stderr, stdout
+from secfp.errors import UsageError
+
+__all__ = ["register", "passphrase_source", "parse_duration"]
+
+trust_app = typer.Typer(help="The trust store: identity cards whose bundles we accept.", no_args_is_help=True)
+
+StoreOption = Annotated[Optional[Path], typer.Option("--store", help="Trust store folder (default: $SECFP_HOME/trust).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+_DURATION = re.compile(r"(\d{1,5})([hdw])")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``12h``, ``90d`` or ``2w``."""
+    m = _DURATION.fullmatch(text.strip())
+    if m is None:
+        raise UsageError(f"cannot read duration {text!r}: use e.g. 12h, 90d or 2w")
+    value, unit = int(m.group(1)), m.group(2)
+    return {"h": timedelta(hours=value), "d": timedelta(days=value), "w": timedelta(weeks=value)}[unit]
+
+
+def passphrase_source(*, confirm: bool = False) -> Callable[[], str]:
+    """``$SECFP_PASSPHRASE`` if set, else a hidden prompt on stderr (only on a terminal)."""
+    from secfp.exchange.keyfile import PASSPHRASE_ENV
+
+    def get() -> str:
+        value = os.environ.get(PASSPHRASE_ENV)
+        if value is not None:
+            return value
+        if not sys.stdin.isatty():
+            raise UsageError(f"a passphrase is needed: set {PASSPHRASE_ENV} (no terminal to prompt on)")
+        return typer.prompt("passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+
+    return get
+
+
+def keygen(
+    name: Annotated[str, typer.Argument(help="Institution name (letters, digits, '.', '_', '-').")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for NAME.key and NAME.card.json.")],
+    no_passphrase: Annotated[bool, typer.Option("--no-passphrase", help="Store the private keys UNENCRYPTED (only if you must).")] = False,
+    valid_days: Annotated[int, typer.Option("--valid-days", help="Days until the identity card expires.")] = 730,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an identity: an Ed25519 signing key and an X25519 encryption key, and a public card."""
+    from secfp.exchange import generate_identity, save_identity
+
+    identity = generate_identity(name, now=_now(), valid_for=timedelta(days=valid_days))
+    passphrase = None if no_passphrase else passphrase_source(confirm=True)()
+    files = save_identity(identity, out, passphrase=passphrase, unsafe_no_passphrase=no_passphrase)
+    card = identity.card
+    if as_json:
+        print_json({"name": card.name, "key_file": str(files.key_file), "card_file": str(files.card_file),
+                    "signing_key_id": card.signing_key_id, "encryption_key_id": card.encryption_key_id,
+                    "not_after": card.to_json()["not_after"], "encrypted": not no_passphrase})
+        return
+    stderr.print(f"wrote {files.key_file} (private, mode 0600{'' if not no_passphrase else ', NOT encrypted'}) and {files.card_file} (public)")
+    stderr.print(f"signing key id:    {card.signing_key_id}", soft_wrap=True)
+    stderr.print(f"encryption key id: {card.encryption_key_id}", soft_wrap=True)
+    stderr.print("send the card to your partners; they should check the signing key id with you by phone")
+
+
+@trust_app.command("add")
+def trust_add_cmd(
+    card_file: Annotated[Path, typer.Argument(help="An identity card file (NAME.card.json).")],
+    store: StoreOption = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a different card of the same name (key rotation).")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Trust an identity card: bundles signed by its key will be accepted."""
+    from secfp.exchange import default_trust_dir, load_card, trust_add
+
+    directory = store or default_trust_dir()
+    card = trust_add(directory, load_card(card_file), now=_now(), replace=replace)
+    if as_json:
+        print_json({"store": str(directory), "card": card.to_json()})
+        return
+    stderr.print(f"trusted {card.name} in {directory}")
+    stderr.print(f"signing key id {card.signing_key_id}: compare it with {card.name} out of band", soft_wrap=True)
+
+
+@trust_app.command("list")
+def trust_list_cmd(store: StoreOption = None, as_json: JsonOption = False) -> None:
+    """List the trusted identity cards."""
+    from secfp.exchange import default_trust_dir, load_trust_store
+
+    directory = store or default_trust_dir()
+    trusted = load_trust_store(directory)
+    if as_json:
+        print_json({"store": str(directory), "cards": trusted.to_json()})
+        return
+    table = Table(title=f"trust store {directory}")
+    for column in ("name", "signing key id", "encryption key id", "not after"):
+        table.add_column(column)
+    for card in trusted:
+        table.add_row(card.name, card.signing_key_id[:16], card.encryption_key_id[:16], card.to_json()["not_after"])
+    stdout.print(table)
+
+
+@trust_app.command("remove")
+def trust_remove_cmd(name: Annotated[str, typer.Argument(help="Name of the card to remove.")], store: StoreOption = None) -> None:
+    """Stop trusting an identity (its bundles are rejected from now on)."""
+    from secfp.exchange import default_trust_dir, trust_remove
+
+    directory = store or default_trust_dir()
+    card = trust_remove(directory, name)
+    stderr.print(f"removed {card.name} ({card.signing_key_id[:16]}) from {directory}")
+
+
+def _load_export_input(inputs: list[Path], *, spec: str, samples: int, seed: int) -> Any:
+    from secfp.fingerprint.histogram import load_fingerprint
+
+    if len(inputs) == 1 and inputs[0].is_file() and inputs[0].suffix.lower() == ".json":
+        return load_fingerprint(inputs[0])
+    from secfp.fingerprint.pipeline import fingerprint_paths
+    from secfp.fingerprint.spec import load_spec
+
+    return fingerprint_paths([str(p) for p in inputs], spec=load_spec(spec), samples=samples, seed=seed).fingerprint
+
+
+def _recipient_cards(to: list[str], trust: Path | None) -> list[Any]:
+    from secfp.exchange import default_trust_dir, load_card, load_trust_store
+
+    cards, store = [], None
+    for item in to:
+        if Path(item).is_file():
+            cards.append(load_card(item))
+            continue
+        store = store or load_trust_store(trust or default_trust_dir())
+        card = store.by_name(item)
+        if card is None:
+            raise UsageError(f"--to {item}: no such card file and no such name in the trust store")
+        cards.append(card)
+    return cards
+
+
+def export(
+    inputs: Annotated[list[Path], typer.Argument(help="A fingerprint file (.json), or image folders/files to fingerprint.")],
+    key: Annotated[Path, typer.Option("--key", help="Our private key file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Bundle file to write.")],
+    to: Annotated[Optional[list[str]], typer.Option("--to", help="Recipient: a card file or a name in the trust store (repeat).")] = None,
+    public: Annotated[bool, typer.Option("--public", help="Sign but do not encrypt (for an open knowledge cloud).")] = False,
+    expires: Annotated[str, typer.Option("--expires", help="Validity period, e.g. 90d, 12h, 2w.")] = "90d",
+    card: Annotated[Optional[Path], typer.Option("--card", help="Task card (TOML) to include.")] = None,
+    trust: Annotated[Optional[Path], typer.Option("--trust", help="Trust store to resolve --to names (default: $SECFP_HOME/trust).")] = None,
+    spec: Annotated[str, typer.Option("--spec", help="Spec for image inputs.")] = "mobilenet_v2-b100",
+    samples: Annotated[int, typer.Option(help="Images to sample for image inputs.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Sampling seed for image inputs.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Sign a fingerprint and encrypt it to the named recipients (or publish it signed, --public)."""
+    from secfp.exchange import export_bundle, load_identity, load_task_card
+
+    if public == bool(to):
+        raise UsageError("give --to CARD (one or more) or --public, not both and not neither")
+    lifetime = parse_duration(expires)
+    recipients = _recipient_cards(list(to or []), trust)
+    task_card = load_task_card(card) if card is not None else None
+    identity = load_identity(key, passphrase=passphrase_source())
+    fingerprint = _load_export_input(inputs, spec=spec, samples=samples, seed=seed)
+    sealed = export_bundle(fingerprint, output, issuer=identity, recipients=recipients, public=public, now=_now(),
+                           lifetime=lifetime, card=task_card)
+    facts = sealed.statement.to_json()
+    summary = {"output": str(output), "bundle_id": facts["bundle_id"], "issuer": facts["issuer"], "public": public,
+               "recipients": [{"name": c.name, "encryption_key_id": c.encryption_key_id} for c in recipients],
+               "issued_at": facts["issued_at"], "expires_at": facts["expires_at"],
+               "spec_id": fingerprint.spec_id, "n": fingerprint.n, "bytes": len(sealed.data)}
+    if as_json:
+        print_json(summary)
+        return
+    where = "public (signed, not encrypted)" if public else "to " + ", ".join(c.name for c in recipients)
+    stderr.print(f"wrote {output}: bundle {summary['bundle_id']} {where}, expires {summary['expires_at']}")
+
+
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="The bundle file received.")],
+    key: Annotated[Optional[Path], typer.Option("--key", help="Our private key file (needed for sealed bundles).")] = None,
+    trust: Annotated[Optional[Path], typer.Option("--trust", help="Trust store folder (default: $SECFP_HOME/trust).")] = None,
+    replay_store: Annotated[Optional[Path], typer.Option("--replay-store", help="Replay store folder (default: $SECFP_HOME/replay).")] = None,
+    no_record: Annotated[bool, typer.Option("--no-record", help="Check the replay store but do not record this bundle as received.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Receive a bundle: decrypt, verify every check, record its id. Exit 0 only if all hold."""
+    from secfp.exchange import ReplayStore, default_replay_dir, default_trust_dir, load_identity, load_trust_store, open_bundle, read_bundle_file
+    from secfp.exchange.bundle import parse_bundle
+
+    data = read_bundle_file(bundle)
+    trusted = load_trust_store(trust or default_trust_dir())
+    # Ask for the passphrase only when the bundle is sealed (parsing is repeated inside open_bundle).
+    sealed = parse_bundle(data).sealed is not None
+    identity = load_identity(key, passphrase=passphrase_source()) if key is not None and sealed else None
+    store = ReplayStore(replay_store or default_replay_dir())
+    verified = open_bundle(data, identity=identity, trust_store=trusted, now=_now(), replay_store=store, record=not no_record)
+    fp = verified.fingerprint
+    report = verified.to_json(include_fingerprint=False)
+    report["fingerprint"] = {"spec_id": fp.spec_id, "n": fp.n, "shape": list(fp.shape), "noisy": fp.noisy}
+    if as_json:
+        print_json(report)
+        return
+    names = {c.encryption_key_id: c.name for c in trusted}
+    if identity is not None:
+        names[identity.card.encryption_key_id] = f"{identity.name} (us)"
+    table = Table(title=f"verified {bundle}", show_header=False)
+    table.add_column("fact", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    table.add_row("issuer", f"{verified.issuer_name} ({verified.issuer_key_id[:16]})")
+    audience = "public" if verified.public else ", ".join(names.get(k, k[:16]) for k in verified.audience)
+    table.add_row("audience", audience)
+    table.add_row("issued / expires", f"{report['issued_at']} / {report['expires_at']}")
+    table.add_row("bundle id", verified.bundle_id)
+    table.add_row("spec id", fp.spec_id)
+    table.add_row("n", str(fp.n))
+    table.add_row("privacy", str(verified.privacy.get("mechanism")))
+    table.add_row("checked", ", ".join(verified.checks))
+    stdout.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("keygen")(keygen)
+    app.command("export")(export)
+    app.command("verify")(verify)
+    app.add_typer(trust_app, name="trust")

@@ -1,0 +1,1 @@
+"""Plumbing for ``secfp.exchange``. Nothing outside ``secfp/exchange/`` imports this package."""

@@ -1,0 +1,1 @@
+"""Images in, fingerprints out: readers, probe networks, specs and histograms."""

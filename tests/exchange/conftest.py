@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# The simulator module is shared with tests/attacks; put its folder on the path
+# explicitly so this works under any pytest import mode.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from secfp_peers import PeerSimulator  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """Never touch the real ~/.secfp: every test gets its own SECFP_HOME."""
+    monkeypatch.setenv("SECFP_HOME", str(tmp_path / "secfp-home"))
+    monkeypatch.delenv("SECFP_PASSPHRASE", raising=False)
+
+
+@pytest.fixture
+def peers(tmp_path) -> PeerSimulator:
+    return PeerSimulator(tmp_path)

@@ -1,0 +1,54 @@
+"""``secfp privacy explain`` through the real app: JSON document, human table, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from dp_helpers import make_spec
+from typer.testing import CliRunner
+
+from secfp.fingerprint.spec import save_spec
+
+
+@pytest.fixture
+def spec_file(tmp_path: Path) -> Path:
+    path = tmp_path / "spec.json"
+    save_spec(make_spec(features=16, bins=20), path)
+    return path
+
+
+def _run(*args: str):
+    from secfp.cli import app
+
+    return CliRunner().invoke(app, ["privacy", "explain", *args])
+
+
+def test_explain_json_prints_one_document_with_every_accountant(spec_file: Path) -> None:
+    result = _run("--dp-epsilon", "1", "--dp-delta", "1e-6", "--sample-rate", "0.1", "--spec", str(spec_file),
+                  "--samples", "2000", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["target_epsilon"] == 1.0 and doc["epsilon"] <= 1.0 and doc["mean_bin_count"] == 100.0
+    assert doc["noise_std_relative"] == pytest.approx(doc["sigma"] / 100.0)
+    assert [a["name"] for a in doc["accountants"]] == [
+        "secfp.analytic_gaussian_poisson", "secfp.discrete_gaussian_pld", "opacus.PRVAccountant"]
+
+
+def test_explain_table_names_the_noise_scale_and_accountants(spec_file: Path) -> None:
+    result = _run("--dp-epsilon", "2", "--spec", str(spec_file))
+    assert result.exit_code == 0, result.output
+    for text in ("noise sigma per count", "mean bin count n/B", "opacus.PRVAccountant", "declared epsilon"):
+        assert text in result.stdout
+
+
+@pytest.mark.parametrize("args", [("--dp-epsilon", "-1"), ("--dp-epsilon", "1", "--dp-delta", "0.5"),
+                                  ("--dp-epsilon", "1", "--sample-rate", "0")])
+def test_explain_with_impossible_target_exits_2(spec_file: Path, args: tuple[str, ...]) -> None:
+    result = _run(*args, "--spec", str(spec_file))
+    assert result.exit_code == 2
+
+
+def test_explain_with_unknown_spec_exits_3() -> None:
+    assert _run("--dp-epsilon", "1", "--spec", "no-such-spec").exit_code == 3
