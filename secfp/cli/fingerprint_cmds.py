@@ -95,11 +95,12 @@ def match(
     trust: Annotated[Optional[Path], typer.Option("--trust", help="Trust store folder (for bundles).")] = None,
 ) -> None:
     """Rank source tasks by bKLD to the query (lower = closer)."""
-    from secfp.cli._inputs import load_input
+    from secfp.cli._inputs import InputLoader
     from secfp.knowledge.match import rank_sources
 
-    target = load_input(query, key=key, trust=trust)
-    loaded = {str(s): load_input(s, key=key, trust=trust) for s in sources}
+    loader = InputLoader(key=key, trust=trust)
+    target = loader.load(query)
+    loaded = {str(s): loader.load(s) for s in sources}
     results = rank_sources(target.fingerprint, [(name, x.fingerprint) for name, x in loaded.items()], variant=variant, top=top)
     if as_json:
         rows = []

@@ -25,12 +25,13 @@ from secfp.fingerprint.histogram import Fingerprint
 from secfp.fingerprint.images import ImageRef, ScanReport, decode, scan
 from secfp.fingerprint.preprocess import PREPROCESSING, crop_and_normalise, resize_shortest
 from secfp.fingerprint.probe import get_probe, load_probe_network, resolve_weights_sha256
-from secfp.fingerprint.sampling import SamplePlan, plan_with_replacement
+from secfp.fingerprint.sampling import SamplePlan, plan_poisson, plan_with_replacement
 from secfp.fingerprint.spec import FingerprintSpec
 
 __all__ = [
     "FingerprintRun",
     "fingerprint_paths",
+    "fingerprint_poisson",
     "fingerprint_refs",
     "extract_features",
     "calibrate_spec",
@@ -210,6 +211,37 @@ def fingerprint_paths(
             acc.add(features)
         missing -= acc.n - before
         good = np.setdiff1d(good, np.fromiter(failures, dtype=np.int64, count=len(failures)))
+    fingerprint = Fingerprint(spec_id=spec.spec_id, counts=acc.counts_matrix(), n=acc.n, feature_mean=(acc.feature_sum / acc.n).numpy())
+    failed = [(f"{report.refs[i].path}#{report.refs[i].index}", why) for i, why in sorted(failures.items())]
+    return FingerprintRun(fingerprint, report, failed)
+
+
+def fingerprint_poisson(
+    paths: list,
+    *,
+    spec: FingerprintSpec,
+    sample_rate: float,
+    rng: np.random.Generator,
+    nifti_axis: int = 2,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_progress: Progress | None = None,
+) -> FingerprintRun:
+    """Fingerprint for a DP release: each image is included at most once, independently with ``sample_rate``.
+
+    Poisson sampling bounds every image's contribution to one count per feature
+    (the sensitivity the DP calibration assumes) and gives privacy amplification
+    by subsampling. ``rng`` must be secret for that amplification to hold: the
+    export path seeds it from the OS CSPRNG. Images that fail to decode are
+    dropped, which depends only on each image itself.
+    """
+    report = scan(paths, nifti_axis=nifti_axis)
+    plan = plan_poisson(len(report.refs), rate=sample_rate, rng=rng)
+    if len(plan) == 0:
+        raise BadInput(f"Poisson sampling at rate {sample_rate} selected no image out of {len(report.refs)}: raise --sample-rate")
+    failures: dict[int, str] = {}
+    acc = fingerprint_refs(report.refs, plan, spec=spec, batch_size=batch_size, failures=failures, on_progress=on_progress)
+    if acc.n == 0:
+        raise UnreadableImages(f"no decodable images in {', '.join(map(str, paths))}")
     fingerprint = Fingerprint(spec_id=spec.spec_id, counts=acc.counts_matrix(), n=acc.n, feature_mean=(acc.feature_sum / acc.n).numpy())
     failed = [(f"{report.refs[i].path}#{report.refs[i].index}", why) for i, why in sorted(failures.items())]
     return FingerprintRun(fingerprint, report, failed)

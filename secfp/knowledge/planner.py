@@ -170,7 +170,12 @@ def score_source(*, bkld: float, source: SourceFacts, query_keywords: frozenset[
 
 @dataclass(frozen=True)
 class Candidate:
-    """A pool source: its id (e.g. bundle id), bKLD from the query's fingerprint, and its card."""
+    """A pool source: its id (e.g. bundle id), its distance to the query, and its card.
+
+    ``bkld`` is bKLD(source -> query) with the query as the target, in the *small*
+    (target-weighted) variant of :mod:`secfp.knowledge.distances`: the planner's weights
+    were fitted on the study's ``bkld_small`` (100 bins, target-weighted).
+    """
 
     source_id: str
     bkld: float

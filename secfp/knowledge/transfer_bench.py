@@ -144,15 +144,13 @@ def run_transfer_bench(study: TransferStudy, *, size: str = "800", seeds: str = 
             continue
         per_target: dict[str, dict[str, MetricValues]] = {n: {} for n in (*names, RANDOM)}
         for target in targets:
-            views = None
             for name in names:
                 ranking = rankings[name].setdefault(exp.scenario, {}).get(target)
                 if ranking is None:
                     ranking = rank_sources(study, name, target, shrunk=shrunk)
                     rankings[name][exp.scenario][target] = ranking
-                views = _views(exp, target, ranking, seeds)
                 per_target[name][target] = _mean_metrics(
-                    [ranking_metrics(scores, baseline=b) for scores, b in views])
+                    [ranking_metrics(scores, baseline=b) for scores, b in _views(exp, target, ranking, seeds)])
             sources = tuple(sorted(exp.scores[target]))
             rng = np.random.default_rng([zlib.crc32(exp.key.encode()), zlib.crc32(target.encode())])
             per_target[RANDOM][target] = _mean_metrics(

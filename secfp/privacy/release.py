@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from secfp.fingerprint.histogram import Fingerprint
 from secfp.privacy.accounting import AccountantRecord, calibrate
 from secfp.privacy.ledger import PrivacyLedger
 from secfp.privacy.mechanism import discrete_gaussian, discrete_gaussian_pmf
+
+if TYPE_CHECKING:
+    from secfp.fingerprint.spec import FingerprintSpec
 
 __all__ = ["privatize", "estimate_n", "estimate_feature_mean", "explain", "Explanation", "SeededNoiseWarning"]
 
@@ -49,7 +52,7 @@ def estimate_n(noisy_counts: np.ndarray) -> int:
     return max(1, (2 * total + rows) // (2 * rows))
 
 
-def estimate_feature_mean(noisy_counts: np.ndarray, *, spec: Any, n_estimate: int) -> np.ndarray:
+def estimate_feature_mean(noisy_counts: np.ndarray, *, spec: FingerprintSpec, n_estimate: int) -> np.ndarray:
     """Per-feature mean of the public bin centres weighted by the noisy counts, divided by n-hat."""
     centres = np.asarray(spec.bin_centres(), dtype=np.float64)
     counts = np.asarray(noisy_counts, dtype=np.float64)
@@ -57,7 +60,7 @@ def estimate_feature_mean(noisy_counts: np.ndarray, *, spec: Any, n_estimate: in
     return np.clip(mean, centres[:, 0], centres[:, -1])
 
 
-def _check_spec(fp: Fingerprint, spec: Any) -> None:
+def _check_spec(fp: Fingerprint, spec: FingerprintSpec) -> None:
     if fp.spec_id != spec.spec_id:
         raise IncompatibleFingerprints(f"fingerprint of spec {fp.spec_id[:12]} cannot be released under spec {spec.spec_id[:12]}")
     if fp.shape != (spec.num_features, spec.bins):
@@ -70,7 +73,7 @@ def privatize(
     epsilon: float,
     delta: float,
     sample_rate: float,
-    spec: Any,
+    spec: FingerprintSpec,
     rng: np.random.Generator | None = None,
 ) -> tuple[Fingerprint, PrivacyLedger]:
     """Add calibrated discrete Gaussian noise to ``fp``; return the noisy fingerprint and its ledger.
@@ -157,7 +160,7 @@ class Explanation:
         }
 
 
-def explain(*, epsilon: float, delta: float, sample_rate: float, spec: Any, samples: int) -> Explanation:
+def explain(*, epsilon: float, delta: float, sample_rate: float, spec: FingerprintSpec, samples: int) -> Explanation:
     """Calibrate without touching any data: the noise a release would get, and each accountant's epsilon.
 
     ``samples`` is the (expected) number of sampled images n; the mean bin count is n / B.
