@@ -10,13 +10,15 @@ Canonical JSON (the DSSE payload)::
      "fingerprint": Fingerprint.to_json(),
      "card": {task card, free-form JSON object},
      "privacy": {"mechanism": "none"} or the DP ledger's statement,
-     "policy": null or {"id": ..., "digest": 64 hex}}
+     "policy": null or {"id": ..., "digest": 64 hex, "data_use": [DUO codes]}}
 
 Building a :class:`Statement` checks every invariant; parsing one from
 untrusted bytes turns every form error into :class:`InvalidBundle`.
 """
 
 from __future__ import annotations
+
+import re
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,15 +65,29 @@ def _check_object(value: Any, *, what: str, cap: int) -> dict[str, Any]:
     return strict_json_loads(encoded, what=what)
 
 
-def _check_policy(value: Any) -> dict[str, str] | None:
+_DATA_USE_CODE = re.compile(r"[A-Z]{2,8}(:[A-Za-z0-9_.:-]{1,64})?")
+MAX_DATA_USE_CODES = 32
+
+
+def _check_policy(value: Any) -> dict[str, Any] | None:
+    """The export policy that allowed the bundle: id, SHA-256 of the policy file, data-use codes.
+
+    The data-use codes (GA4GH DUO shorthand, e.g. HMB, NCU, DS:MONDO:0004992) are the
+    terms the export policy attaches; only their form is checked here, their meaning
+    belongs to the receiver's import policy.
+    """
     if value is None:
         return None
-    exact_fields(dict(value) if isinstance(value, Mapping) else value, {"id", "digest"}, what="policy reference")
-    policy_id, digest = value["id"], value["digest"]
+    exact_fields(dict(value) if isinstance(value, Mapping) else value, {"id", "digest", "data_use"}, what="policy reference")
+    policy_id, digest, data_use = value["id"], value["digest"], value["data_use"]
     if not isinstance(policy_id, str) or not 0 < len(policy_id) <= 256:
         raise BadInput("policy id must be a string of 1-256 characters")
     check_key_id(digest, what="policy digest")
-    return {"id": policy_id, "digest": digest}
+    if not isinstance(data_use, list | tuple) or len(data_use) > MAX_DATA_USE_CODES:
+        raise BadInput(f"policy data_use must be a list of at most {MAX_DATA_USE_CODES} codes")
+    if not all(isinstance(c, str) and _DATA_USE_CODE.fullmatch(c) for c in data_use):
+        raise BadInput("policy data_use holds a malformed data-use code")
+    return {"id": policy_id, "digest": digest, "data_use": list(data_use)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,7 +107,7 @@ class Statement:
     fingerprint: Fingerprint
     card: dict[str, Any] = field(default_factory=dict)
     privacy: dict[str, Any] = field(default_factory=lambda: dict(NO_DP))
-    policy: dict[str, str] | None = None
+    policy: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         check_bundle_id(self.bundle_id)

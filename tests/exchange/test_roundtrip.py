@@ -57,7 +57,7 @@ def test_bundle_ids_are_fresh(peers):
 
 
 def test_policy_and_privacy_travel_signed(peers):
-    policy = {"id": "hospital-a/export-v1", "digest": "ab" * 32}
+    policy = {"id": "hospital-a/export-v1", "digest": "ab" * 32, "data_use": ["HMB", "NCU"]}
     verified = peers.open(peers.bundle(policy=policy))
     assert verified.policy == policy
 
