@@ -55,16 +55,16 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from secfp.cli import fingerprint_cmds
+    from secfp.cli import (
+        exchange_cmds,
+        fingerprint_cmds,
+        governance_cmds,
+        knowledge_cmds,
+        pool_cmds,
+        privacy_cmds,
+    )
 
-    fingerprint_cmds.register(app)
-    for name in ("exchange_cmds", "privacy_cmds", "governance_cmds", "knowledge_cmds"):
-        try:
-            module = __import__(f"secfp.cli.{name}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"secfp.cli.{name}":
-                raise
-            continue
+    for module in (fingerprint_cmds, exchange_cmds, privacy_cmds, governance_cmds, pool_cmds, knowledge_cmds):
         module.register(app)
 
 

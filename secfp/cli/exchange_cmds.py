@@ -132,17 +132,6 @@ def trust_remove_cmd(name: Annotated[str, typer.Argument(help="Name of the card 
     stderr.print(f"removed {card.name} ({card.signing_key_id[:16]}) from {directory}")
 
 
-def _load_export_input(inputs: list[Path], *, spec: str, samples: int, seed: int) -> Any:
-    from secfp.fingerprint.histogram import load_fingerprint
-
-    if len(inputs) == 1 and inputs[0].is_file() and inputs[0].suffix.lower() == ".json":
-        return load_fingerprint(inputs[0])
-    from secfp.fingerprint.pipeline import fingerprint_paths
-    from secfp.fingerprint.spec import load_spec
-
-    return fingerprint_paths([str(p) for p in inputs], spec=load_spec(spec), samples=samples, seed=seed).fingerprint
-
-
 def _recipient_cards(to: list[str], trust: Path | None) -> list[Any]:
     from secfp.exchange import default_trust_dir, load_card, load_trust_store
 
@@ -159,6 +148,24 @@ def _recipient_cards(to: list[str], trust: Path | None) -> list[Any]:
     return cards
 
 
+AuditOption = Annotated[Optional[Path], typer.Option("--audit-log", help="Audit log (default: the policy's, else $SECFP_HOME/audit.jsonl).")]
+PolicyOption = Annotated[Optional[Path], typer.Option("--policy", help="Sharing policy (TOML) to enforce.")]
+
+
+def _policy(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from secfp.governance import load_policy
+
+    return load_policy(path, now=_now())
+
+
+def _audit_log(flag: Path | None, policy: Any) -> Path:
+    from secfp.governance import resolve_audit_log
+
+    return resolve_audit_log(flag, policy.audit_log if policy is not None else None)
+
+
 def export(
     inputs: Annotated[list[Path], typer.Argument(help="A fingerprint file (.json), or image folders/files to fingerprint.")],
     key: Annotated[Path, typer.Option("--key", help="Our private key file.")],
@@ -169,32 +176,72 @@ def export(
     card: Annotated[Optional[Path], typer.Option("--card", help="Task card (TOML) to include.")] = None,
     trust: Annotated[Optional[Path], typer.Option("--trust", help="Trust store to resolve --to names (default: $SECFP_HOME/trust).")] = None,
     spec: Annotated[str, typer.Option("--spec", help="Spec for image inputs.")] = "mobilenet_v2-b100",
-    samples: Annotated[int, typer.Option(help="Images to sample for image inputs.")] = 10_000,
-    seed: Annotated[int, typer.Option(help="Sampling seed for image inputs.")] = 0,
+    samples: Annotated[int, typer.Option(help="Images to sample for image inputs (under DP: the expected sample size).")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Sampling seed for image inputs (not used under DP: the DP sample is secret).")] = 0,
+    dp_epsilon: Annotated[Optional[float], typer.Option("--dp-epsilon", help="Release under (epsilon, delta)-DP with this epsilon.")] = None,
+    dp_delta: Annotated[float, typer.Option("--dp-delta", help="DP delta.")] = 1e-6,
+    sample_rate: Annotated[Optional[float], typer.Option("--sample-rate", help="DP Poisson sampling rate q (default: samples / images).")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset id for the privacy budget (default: digest of the input paths).")] = None,
+    dp_budget: Annotated[Optional[float], typer.Option("--dp-budget", help="Total epsilon budget of the dataset (default: the policy's, else 10).")] = None,
+    policy: PolicyOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show exactly what would be released and the verdict; write nothing.")] = False,
+    audit_log: AuditOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Sign a fingerprint and encrypt it to the named recipients (or publish it signed, --public)."""
-    from secfp.exchange import export_bundle, load_identity, load_task_card
+    from secfp.cli._render import progress_bar
+    from secfp.exchange import load_identity, secfp_home
+    from secfp.fingerprint.spec import load_spec
+    from secfp.governance import default_actor
+    from secfp.knowledge.card import load_card as load_task_card
+    from secfp.privacy import BudgetStore
+    from secfp.workflows.export import DPRequest, prepare_export, release
 
     if public == bool(to):
         raise UsageError("give --to CARD (one or more) or --public, not both and not neither")
+    now = _now()
     lifetime = parse_duration(expires)
+    the_policy = _policy(policy)
     recipients = _recipient_cards(list(to or []), trust)
-    task_card = load_task_card(card) if card is not None else None
-    identity = load_identity(key, passphrase=passphrase_source())
-    fingerprint = _load_export_input(inputs, spec=spec, samples=samples, seed=seed)
-    sealed = export_bundle(fingerprint, output, issuer=identity, recipients=recipients, public=public, now=_now(),
-                           lifetime=lifetime, card=task_card)
+    task_card = load_task_card(card).to_json() if card is not None else None
+    identity = None if dry_run else load_identity(key, passphrase=passphrase_source())
+    total = dp_budget
+    if total is None and the_policy is not None and the_policy.export is not None:
+        total = the_policy.export.dataset_epsilon_budget
+    budget = BudgetStore(secfp_home() / "budgets", total_epsilon=total if total is not None else 10.0)
+    dp = DPRequest(epsilon=dp_epsilon, delta=dp_delta, sample_rate=sample_rate) if dp_epsilon is not None else None
+    with progress_bar("fingerprinting", enabled=not as_json) as update:
+        plan = prepare_export(inputs, spec=load_spec(spec), samples=samples, seed=seed, dp=dp, recipients=recipients,
+                              public=public, lifetime=lifetime, card=task_card, policy=the_policy, dataset=dataset,
+                              budget=budget, now=now, on_progress=update)
+    if dry_run:
+        shown = plan.to_json(now=now)
+        if as_json:
+            print_json(shown)
+        else:
+            import json
+
+            stdout.print_json(json.dumps(shown))
+            stderr.print("dry run: " + ("the policy allows this export" if plan.allowed else "the policy REFUSES this export") + "; nothing was written")
+        if not plan.allowed:
+            assert plan.verdict is not None
+            plan.verdict.raise_if_refused()
+        return
+    sealed = release(plan, output, issuer=identity, budget=budget, audit_log=_audit_log(audit_log, the_policy),
+                     actor=default_actor(), now=now)
     facts = sealed.statement.to_json()
     summary = {"output": str(output), "bundle_id": facts["bundle_id"], "issuer": facts["issuer"], "public": public,
                "recipients": [{"name": c.name, "encryption_key_id": c.encryption_key_id} for c in recipients],
                "issued_at": facts["issued_at"], "expires_at": facts["expires_at"],
-               "spec_id": fingerprint.spec_id, "n": fingerprint.n, "bytes": len(sealed.data)}
+               "spec_id": plan.fingerprint.spec_id, "n": plan.fingerprint.n, "privacy": plan.ledger.to_json(),
+               "policy": plan.policy_reference(), "withheld_card_fields": list(plan.withheld_card_fields),
+               "bytes": len(sealed.data)}
     if as_json:
         print_json(summary)
         return
     where = "public (signed, not encrypted)" if public else "to " + ", ".join(c.name for c in recipients)
-    stderr.print(f"wrote {output}: bundle {summary['bundle_id']} {where}, expires {summary['expires_at']}")
+    dp_text = f", DP epsilon {plan.ledger.epsilon:.3g}" if plan.ledger.is_private else ", no DP"
+    stderr.print(f"wrote {output}: bundle {summary['bundle_id']} {where}{dp_text}, expires {summary['expires_at']}")
 
 
 def verify(
@@ -203,21 +250,31 @@ def verify(
     trust: Annotated[Optional[Path], typer.Option("--trust", help="Trust store folder (default: $SECFP_HOME/trust).")] = None,
     replay_store: Annotated[Optional[Path], typer.Option("--replay-store", help="Replay store folder (default: $SECFP_HOME/replay).")] = None,
     no_record: Annotated[bool, typer.Option("--no-record", help="Check the replay store but do not record this bundle as received.")] = False,
+    policy: PolicyOption = None,
+    audit_log: AuditOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Receive a bundle: decrypt, verify every check, record its id. Exit 0 only if all hold."""
-    from secfp.exchange import ReplayStore, default_replay_dir, default_trust_dir, load_identity, load_trust_store, open_bundle, read_bundle_file
+    """Receive a bundle: decrypt, verify every check, re-derive its DP claim, apply the import policy, record its id."""
+    from secfp.exchange import ReplayStore, default_replay_dir, default_trust_dir, load_identity, load_trust_store, read_bundle_file
     from secfp.exchange.bundle import parse_bundle
+    from secfp.governance import default_actor
+    from secfp.workflows.receive import Receiver
 
+    now = _now()
+    the_policy = _policy(policy)
     data = read_bundle_file(bundle)
     trusted = load_trust_store(trust or default_trust_dir())
     # Ask for the passphrase only when the bundle is sealed (parsing is repeated inside open_bundle).
     sealed = parse_bundle(data).sealed is not None
     identity = load_identity(key, passphrase=passphrase_source()) if key is not None and sealed else None
+    receiver = Receiver(identity=identity, trust_store=trusted, audit_log=_audit_log(audit_log, the_policy),
+                        actor=default_actor(), import_policy=the_policy)
     store = ReplayStore(replay_store or default_replay_dir())
-    verified = open_bundle(data, identity=identity, trust_store=trusted, now=_now(), replay_store=store, record=not no_record)
+    verified = receiver.receive(data, now=now, label=str(bundle), replay_store=store, record=not no_record)
+    checks = list(verified.checks)
     fp = verified.fingerprint
     report = verified.to_json(include_fingerprint=False)
+    report["checks"] = checks
     report["fingerprint"] = {"spec_id": fp.spec_id, "n": fp.n, "shape": list(fp.shape), "noisy": fp.noisy}
     if as_json:
         print_json(report)
@@ -234,9 +291,13 @@ def verify(
     table.add_row("issued / expires", f"{report['issued_at']} / {report['expires_at']}")
     table.add_row("bundle id", verified.bundle_id)
     table.add_row("spec id", fp.spec_id)
-    table.add_row("n", str(fp.n))
-    table.add_row("privacy", str(verified.privacy.get("mechanism")))
-    table.add_row("checked", ", ".join(verified.checks))
+    table.add_row("n", str(fp.n) + (" (DP estimate)" if fp.noisy else ""))
+    privacy = verified.privacy
+    table.add_row("privacy", "none" if privacy.get("mechanism") == "none" else
+                  f"{privacy['mechanism']}, epsilon {privacy['epsilon']:.4g}, delta {privacy['delta']:.2g}")
+    if verified.policy:
+        table.add_row("export policy", f"{verified.policy['id']} ({verified.policy['digest'][:16]}), data use: {', '.join(verified.policy['data_use']) or '-'}")
+    table.add_row("checked", ", ".join(checks))
     stdout.print(table)
 
 

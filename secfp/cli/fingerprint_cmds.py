@@ -87,27 +87,54 @@ def inspect(
 
 def match(
     query: Annotated[Path, typer.Argument(help="Our task: a fingerprint file or bundle.")],
-    sources: Annotated[list[Path], typer.Argument(help="Received fingerprints or bundles to rank.")],
+    sources: Annotated[Optional[list[Path]], typer.Argument(help="Received fingerprints or bundles to rank.")] = None,
+    pool: Annotated[Optional[Path], typer.Option("--pool", help="Rank every usable bundle of this pool instead of (or besides) SOURCE files.")] = None,
     variant: Annotated[str, typer.Option(help="bKLD variant: small (target-weighted) or large (unweighted).")] = "small",
     top: Annotated[Optional[int], typer.Option(help="Show only the K closest.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the ranking as JSON.")] = False,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML report.")] = None,
     key: Annotated[Optional[Path], typer.Option("--key", help="Our private key file (for sealed bundles).")] = None,
     trust: Annotated[Optional[Path], typer.Option("--trust", help="Trust store folder (for bundles).")] = None,
+    policy: Annotated[Optional[Path], typer.Option("--policy", help="Import policy every received bundle must satisfy.")] = None,
+    audit_log: Annotated[Optional[Path], typer.Option("--audit-log", help="Audit log (default: the policy's, else $SECFP_HOME/audit.jsonl).")] = None,
 ) -> None:
-    """Rank source tasks by bKLD to the query (lower = closer)."""
-    from secfp.cli._inputs import InputLoader
-    from secfp.knowledge.match import rank_sources
+    """Rank source tasks by bKLD to the query (lower = closer). Bundles are verified first."""
+    from datetime import datetime, timezone
 
-    loader = InputLoader(key=key, trust=trust)
+    from secfp.cli._inputs import InputLoader
+    from secfp.governance import AuditEvent, append_event, default_actor, load_policy, resolve_audit_log
+
+    if not sources and pool is None:
+        raise UsageError("give SOURCE files to rank, or --pool DIR")
+    if sources and pool is not None:
+        raise UsageError("give SOURCE files or --pool DIR, not both")
+    now = datetime.now(timezone.utc)
+    the_policy = load_policy(policy, now=now) if policy is not None else None
+    log = resolve_audit_log(audit_log, the_policy.audit_log if the_policy is not None else None)
+    loader = InputLoader(key=key, trust=trust, policy=the_policy, audit_log=log)
     target = loader.load(query)
-    loaded = {str(s): loader.load(s) for s in sources}
-    results = rank_sources(target.fingerprint, [(name, x.fingerprint) for name, x in loaded.items()], variant=variant, top=top)
+    if pool is not None:
+        rows, statements = _rank_pool(pool, target, key=key, trust=trust, policy=policy, audit_log=audit_log,
+                                      variant=variant, top=top, now=now)
+    else:
+        rows, statements = _rank_files(loader, target, sources or [], variant=variant, top=top)
+    append_event(log, AuditEvent(
+        event="match", outcome="ok", actor=default_actor(),
+        policy_id=the_policy.id if the_policy is not None else None,
+        policy_digest=the_policy.digest if the_policy is not None else None,
+        details={"query": str(query), "variant": variant, "pool": str(pool) if pool else None,
+                 "results": [{k: r.get(k) for k in ("source", "rank", "distance", "bundle_id")} for r in rows]},
+    ), now=now)
+    if html is not None:
+        from secfp._io import atomic_write_text
+        from secfp.report import build_report, render_html
+        from secfp.knowledge.match import MatchResult
+
+        ranking = [MatchResult(r["source"], r["distance"], r["rank"]) for r in rows]
+        report = build_report(query_name=str(query), query_fp=target.fingerprint, ranking=ranking,
+                              statements=statements, plan=None, variant=variant, now=now)
+        atomic_write_text(html, render_html(report))
     if as_json:
-        rows = []
-        for r in results:
-            row = r.to_json()
-            row.update(loaded[r.source].match_facts())
-            rows.append(row)
         print_json({"variant": variant, "spec_id": target.fingerprint.spec_id, "query": str(query), "results": rows})
         return
     table = Table(title=f"bKLD ({variant}) to {query}")
@@ -115,9 +142,34 @@ def match(
     table.add_column("source")
     table.add_column("distance", justify="right")
     table.add_column("issuer")
-    for r in results:
-        table.add_row(str(r.rank), r.source, f"{r.distance:.4f}", loaded[r.source].match_facts().get("issuer", "-"))
+    table.add_column("privacy")
+    for r in rows:
+        table.add_row(str(r["rank"]), r["source"], f"{r['distance']:.4f}", r.get("issuer") or "-", str(r.get("privacy") or "-"))
     stdout.print(table)
+
+
+def _rank_files(loader, target, sources: list[Path], *, variant: str, top: int | None):
+    from secfp.knowledge.match import rank_sources
+
+    loaded = {str(s): loader.load(s) for s in sources}
+    results = rank_sources(target.fingerprint, [(name, x.fingerprint) for name, x in loaded.items()], variant=variant, top=top)
+    rows = [{**r.to_json(), **loaded[r.source].match_facts()} for r in results]
+    return rows, {name: x.statement for name, x in loaded.items()}
+
+
+def _rank_pool(pool: Path, target, *, key, trust, policy, audit_log, variant: str, top: int | None, now):
+    from secfp.cli.pool_cmds import pool_receiver
+    from secfp.knowledge.pool import rank_pool
+
+    receiver = pool_receiver(key=key, trust=trust, policy=policy, audit_log=audit_log, now=now)
+    ranking = rank_pool(pool, target.fingerprint, receiver=receiver, now=now, variant=variant, top=top)
+    rows = []
+    for m in ranking.matches:
+        e = m.entry
+        rows.append({"source": m.source, "distance": m.distance, "rank": m.rank, "verified": True,
+                     "issuer": e.issuer_name, "bundle_id": e.bundle_id, "task": e.task_name,
+                     "privacy": e.privacy.get("mechanism", "none"), "epsilon": e.privacy.get("epsilon")})
+    return rows, ranking.statements()
 
 
 @spec_app.command("list")

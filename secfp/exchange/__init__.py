@@ -4,7 +4,7 @@ Recipe-level API (STYLE.md: only ``exchange/_internal`` touches ``cryptography.h
 
 * identities: :func:`generate_identity`, :func:`save_identity`, :func:`load_identity`, :func:`load_card`
 * trust: :func:`load_trust_store`, :func:`trust_add`, :func:`trust_remove`
-* export: :func:`seal_bundle`, :func:`export_bundle`, :func:`load_task_card`
+* export: :func:`seal_bundle`, :func:`export_bundle`
 * receive: :func:`open_bundle`, :func:`load_fingerprint_or_bundle`, :class:`ReplayStore`
 
 See SECURITY.md for the threat model and the verifier's order.
@@ -16,7 +16,6 @@ from secfp.exchange.keys import IdentityCard, PrivateIdentity, generate_identity
 from secfp.exchange.paths import default_replay_dir, default_trust_dir, secfp_home
 from secfp.exchange.replay import ReplayStore
 from secfp.exchange.statement import Statement
-from secfp.exchange.taskcard import load_task_card
 from secfp.exchange.trust import TrustStore, load_trust_store, trust_add, trust_remove
 from secfp.exchange.verify import DEFAULT_MAX_SKEW, VerifiedStatement, load_fingerprint_or_bundle, open_bundle
 
@@ -39,7 +38,6 @@ __all__ = [
     "load_card",
     "load_fingerprint_or_bundle",
     "load_identity",
-    "load_task_card",
     "load_trust_store",
     "open_bundle",
     "read_bundle_file",

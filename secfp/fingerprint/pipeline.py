@@ -1,41 +1,47 @@
 """Images to fingerprint: scan, plan samples, decode and preprocess, probe, bin.
 
 Decoding and preprocessing run in a background thread that fills a small queue
-of ready batches while the network works on the previous one. Batches always
-have the same size (the last is zero-padded and the padding discarded), so a
-sample's features never depend on how many others share its batch: a
-fingerprint is a pure function of (images, spec, seed).
+of ready batches while the network works on the previous one
+(:mod:`secfp.fingerprint.preprocess`). Batches always have the same size (the
+last is zero-padded and the padding discarded), so a sample's features never
+depend on how many others share its batch, and feature sums are exact
+(:class:`~secfp.fingerprint.numerics.ExactBinAccumulator`), so neither batching
+nor sharding changes a bit: a fingerprint is a pure function of (images, spec,
+seed) on a given numeric path. The probe runs on one of the numeric paths of
+:mod:`secfp.fingerprint.numerics`; a shard runner (for example
+:class:`secfp.fingerprint.distributed.DaskRunner`) can take the forward passes
+elsewhere, with the identical result.
 """
 
 from __future__ import annotations
 
 import functools
-import queue
-import threading
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
 
-from secfp.errors import BadInput, UnreadableImages
-from secfp.fingerprint.binning import BinAccumulator
+from secfp.errors import BadInput, UnreadableImages, UsageError
 from secfp.fingerprint.histogram import Fingerprint
-from secfp.fingerprint.images import ImageRef, ScanReport, decode, scan
-from secfp.fingerprint.preprocess import PREPROCESSING, crop_and_normalise, resize_shortest
+from secfp.fingerprint.images import ImageRef, ScanReport, scan
+from secfp.fingerprint.numerics import ExactBinAccumulator, NumericPath, PreparedProbe, precision_class, prepare, resolve
+from secfp.fingerprint.preprocess import PREPROCESSING, batches, prefetched
 from secfp.fingerprint.probe import get_probe, load_probe_network, resolve_weights_sha256
 from secfp.fingerprint.sampling import SamplePlan, plan_poisson, plan_with_replacement
 from secfp.fingerprint.spec import FingerprintSpec
 
 __all__ = [
     "FingerprintRun",
+    "ShardRunner",
     "fingerprint_paths",
     "fingerprint_poisson",
     "fingerprint_refs",
     "extract_features",
     "calibrate_spec",
     "probe_network_for",
+    "prepared_probe",
     "DEFAULT_BATCH_SIZE",
 ]
 
@@ -45,11 +51,26 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class FingerprintRun:
-    """A fingerprint and what it took: the scan report and images that failed to decode."""
+    """A fingerprint and what it took: the scan report, images that failed to decode, the numeric path used."""
 
     fingerprint: Fingerprint
     report: ScanReport
     failed: list[tuple[str, str]] = field(default_factory=list)
+    numerics: str = NumericPath.FP32.value
+
+
+class ShardRunner(Protocol):
+    """Runs the forward passes of one sample plan and returns its counts and exact sums.
+
+    :func:`fingerprint_refs` is the in-process runner; a distributed runner must
+    return the identical accumulator (counts and exact sums add, so it can split
+    the plan any way it likes). Failed images go to ``failures`` by image index.
+    """
+
+    def __call__(
+        self, refs: list[ImageRef], plan: SamplePlan, *, spec: FingerprintSpec, batch_size: int,
+        failures: dict[int, str], on_progress: Progress | None, numerics: str | None,
+    ) -> ExactBinAccumulator: ...
 
 
 @functools.lru_cache(maxsize=4)
@@ -62,93 +83,48 @@ def probe_network_for(spec: FingerprintSpec) -> torch.nn.Module:
     return _network(spec.probe, spec.weights, spec.weights_sha256)
 
 
-def _decode_quietly(ref: ImageRef) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pydicom warns on harmless header quirks
-        return decode(ref)
-
-
-def _batches(
-    refs: list[ImageRef], plan: SamplePlan, batch_size: int, failures: dict[int, str]
-) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-    """Yield (sample ids, input batch), decoding each source image once for all its samples."""
-    order = np.lexsort((np.arange(len(plan)), plan.image_index))
+@functools.lru_cache(maxsize=8)
+def _prepared(probe: str, weights: str, weights_sha256: str, path: NumericPath, batch_size: int) -> PreparedProbe:
     crop = PREPROCESSING["crop"]
-    pending_ids: list[int] = []
-    pending: list[torch.Tensor] = []
-    start = 0
-    while start < len(order):
-        image = int(plan.image_index[order[start]])
-        stop = start
-        while stop < len(order) and plan.image_index[order[stop]] == image:
-            stop += 1
-        sample_ids = order[start:stop]
-        start = stop
-        try:
-            resized = resize_shortest(_decode_quietly(refs[image]))
-        except Exception as exc:  # noqa: BLE001 - a corrupt image is counted, never fatal
-            failures[image] = f"{type(exc).__name__}: {exc}"[:200]
-            continue
-        for sid in sample_ids:
-            pending_ids.append(int(sid))
-            pending.append(crop_and_normalise(resized, plan.crop_uv[sid], bool(plan.flip[sid])))
-            if len(pending) == batch_size:
-                yield np.array(pending_ids), torch.stack(pending)
-                pending_ids, pending = [], []
-    if pending:
-        padded = pending + [torch.zeros(3, crop, crop)] * (batch_size - len(pending))
-        yield np.array(pending_ids), torch.stack(padded)
+    return prepare(_network(probe, weights, weights_sha256), path, batch_shape=(batch_size, 3, crop, crop))
 
 
-def _prefetched(it: Iterator, depth: int = 3) -> Iterator:
-    """Run a generator in a background thread so decoding overlaps inference."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
+def _check_precision(spec: FingerprintSpec, path: NumericPath) -> None:
+    # A spec records the precision class its fingerprints are made in (fp32 unless it says otherwise).
+    spec_class = getattr(spec, "numerics", "fp32")
+    if precision_class(path) != spec_class:
+        raise UsageError(
+            f"numeric path {path.value!r} computes in {precision_class(path)}, but spec {spec.short_id()} is a {spec_class} spec: "
+            "its fingerprints would not be comparable (see docs/performance.md)"
+        )
 
-    def work() -> None:
-        try:
-            for item in it:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(done)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
-            q.put(exc)
 
-    thread = threading.Thread(target=work, daemon=True, name="secfp-decode")
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
+def prepared_probe(spec: FingerprintSpec, numerics: str | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE) -> PreparedProbe:
+    """The spec's probe on a numeric path, compiled or converted once per process and batch size."""
+    path = resolve(numerics)
+    _check_precision(spec, path)
+    return _prepared(spec.probe, spec.weights, spec.weights_sha256, path, batch_size)
 
 
 def extract_features(
     refs: list[ImageRef],
     plan: SamplePlan,
     *,
-    network: torch.nn.Module,
+    network: torch.nn.Module | PreparedProbe,
     batch_size: int = DEFAULT_BATCH_SIZE,
     failures: dict[int, str] | None = None,
     on_progress: Progress | None = None,
 ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-    """Yield (sample ids, features) per batch; images that fail to decode go to ``failures``."""
+    """Yield (sample ids, features) per batch; images that fail to decode go to ``failures``.
+
+    A plain module runs as given (fp32 eager on NCHW); a :class:`PreparedProbe`
+    gets its batches already in its memory layout.
+    """
     failures = {} if failures is None else failures
+    fmt = network.memory_format if isinstance(network, PreparedProbe) else torch.contiguous_format
     done = 0
     with torch.inference_mode():
-        for ids, batch in _prefetched(_batches(refs, plan, batch_size, failures)):
+        for ids, batch in prefetched(batches(refs, plan, batch_size, failures, memory_format=fmt)):
             features = network(batch)[: len(ids)]
             done += len(ids)
             if on_progress is not None:
@@ -164,13 +140,22 @@ def fingerprint_refs(
     batch_size: int = DEFAULT_BATCH_SIZE,
     failures: dict[int, str] | None = None,
     on_progress: Progress | None = None,
-) -> BinAccumulator:
-    """Counts and feature sums of one explicit sample plan (the unit that shards and merges)."""
-    network = probe_network_for(spec)
-    acc = BinAccumulator(spec)
+    numerics: str | None = None,
+) -> ExactBinAccumulator:
+    """Counts and exact feature sums of one explicit sample plan (the unit that shards and merges)."""
+    network = prepared_probe(spec, numerics, batch_size=batch_size)
+    acc = ExactBinAccumulator(spec)
     for _, features in extract_features(refs, plan, network=network, batch_size=batch_size, failures=failures, on_progress=on_progress):
         acc.add(features)
     return acc
+
+
+def _fingerprint(spec: FingerprintSpec, acc: ExactBinAccumulator) -> Fingerprint:
+    return Fingerprint(spec_id=spec.spec_id, counts=acc.counts_matrix(), n=acc.n, feature_mean=(acc.feature_sum / acc.n).numpy())
+
+
+def _failed(report: ScanReport, failures: dict[int, str]) -> list[tuple[str, str]]:
+    return [(f"{report.refs[i].path}#{report.refs[i].index}", why) for i, why in sorted(failures.items())]
 
 
 def fingerprint_paths(
@@ -182,38 +167,48 @@ def fingerprint_paths(
     nifti_axis: int = 2,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_progress: Progress | None = None,
+    numerics: str | None = None,
+    runner: ShardRunner | None = None,
 ) -> FingerprintRun:
     """Fingerprint the images under ``paths``: ``samples`` draws with replacement, seeded.
 
     Samples that hit an image that cannot be decoded are drawn again, from the
     same generator, among the images that are still good, so the result stays a
-    deterministic function of the inputs and the seed.
+    deterministic function of the inputs and the seed. ``numerics`` picks the
+    numeric path (default: :data:`~secfp.fingerprint.numerics.DEFAULT_NUMERICS`);
+    ``runner`` runs the forward passes of each round (default: this process).
     """
     if samples < 1:
         raise BadInput("the number of samples must be positive")
+    path = resolve(numerics)
+    _check_precision(spec, path)
+    run_plan = runner or fingerprint_refs
     report = scan(paths, nifti_axis=nifti_axis)
     rng = np.random.default_rng(seed)
     good = np.arange(len(report.refs))
     failures: dict[int, str] = {}
-    acc = BinAccumulator(spec)
-    network = probe_network_for(spec)
+    acc = ExactBinAccumulator(spec)
     missing = samples
     while missing > 0:
         if good.size == 0:
             raise UnreadableImages(f"no decodable images in {', '.join(map(str, paths))}")
         draw = plan_with_replacement(int(good.size), samples=missing, rng=rng)
         plan = SamplePlan(good[draw.image_index], draw.crop_uv, draw.flip)
-        before = acc.n
-        for _, features in extract_features(
-            report.refs, plan, network=network, batch_size=batch_size, failures=failures,
-            on_progress=(lambda d, t: on_progress(samples - missing + d, samples)) if on_progress else None,
-        ):
-            acc.add(features)
-        missing -= acc.n - before
+        offset = samples - missing
+        acc.merge(run_plan(
+            report.refs, plan, spec=spec, batch_size=batch_size, failures=failures, numerics=path.value,
+            on_progress=(lambda d, t, o=offset: on_progress(o + d, samples)) if on_progress else None,
+        ))
+        missing = samples - acc.n
         good = np.setdiff1d(good, np.fromiter(failures, dtype=np.int64, count=len(failures)))
-    fingerprint = Fingerprint(spec_id=spec.spec_id, counts=acc.counts_matrix(), n=acc.n, feature_mean=(acc.feature_sum / acc.n).numpy())
-    failed = [(f"{report.refs[i].path}#{report.refs[i].index}", why) for i, why in sorted(failures.items())]
-    return FingerprintRun(fingerprint, report, failed)
+    return FingerprintRun(_fingerprint(spec, acc), report, _failed(report, failures), _used(spec, path, batch_size, runner))
+
+
+def _used(spec: FingerprintSpec, path: NumericPath, batch_size: int, runner: ShardRunner | None) -> str:
+    # The path this process actually ran (compile may have fallen back); remote runners report their own.
+    if runner is not None:
+        return getattr(runner, "numerics_used", path.value)
+    return prepared_probe(spec, path.value, batch_size=batch_size).path.value
 
 
 def fingerprint_poisson(
@@ -225,6 +220,8 @@ def fingerprint_poisson(
     nifti_axis: int = 2,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_progress: Progress | None = None,
+    numerics: str | None = None,
+    runner: ShardRunner | None = None,
 ) -> FingerprintRun:
     """Fingerprint for a DP release: each image is included at most once, independently with ``sample_rate``.
 
@@ -234,17 +231,18 @@ def fingerprint_poisson(
     export path seeds it from the OS CSPRNG. Images that fail to decode are
     dropped, which depends only on each image itself.
     """
+    path = resolve(numerics)
+    _check_precision(spec, path)
     report = scan(paths, nifti_axis=nifti_axis)
     plan = plan_poisson(len(report.refs), rate=sample_rate, rng=rng)
     if len(plan) == 0:
         raise BadInput(f"Poisson sampling at rate {sample_rate} selected no image out of {len(report.refs)}: raise --sample-rate")
     failures: dict[int, str] = {}
-    acc = fingerprint_refs(report.refs, plan, spec=spec, batch_size=batch_size, failures=failures, on_progress=on_progress)
+    acc = (runner or fingerprint_refs)(report.refs, plan, spec=spec, batch_size=batch_size, failures=failures,
+                                       on_progress=on_progress, numerics=path.value)
     if acc.n == 0:
         raise UnreadableImages(f"no decodable images in {', '.join(map(str, paths))}")
-    fingerprint = Fingerprint(spec_id=spec.spec_id, counts=acc.counts_matrix(), n=acc.n, feature_mean=(acc.feature_sum / acc.n).numpy())
-    failed = [(f"{report.refs[i].path}#{report.refs[i].index}", why) for i, why in sorted(failures.items())]
-    return FingerprintRun(fingerprint, report, failed)
+    return FingerprintRun(_fingerprint(spec, acc), report, _failed(report, failures), _used(spec, path, batch_size, runner))
 
 
 def calibrate_spec(

@@ -16,7 +16,7 @@ audit log; nothing else is written on failure.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -51,6 +51,9 @@ def _verified_ledger(ledger: PrivacyLedger) -> PrivacyLedger:
 
 def check_privacy_claim(statement: VerifiedStatement) -> PrivacyLedger:
     """Parse the signed privacy ledger and re-derive its epsilon; VerificationError if it under-declares."""
+    if statement.privacy == {"mechanism": "none"}:
+        # The minimal explicit non-DP claim (what exchange writes when given no ledger).
+        return PrivacyLedger.none(spec_id=statement.fingerprint.spec_id)
     try:
         ledger = PrivacyLedger.from_json(statement.privacy)
     except BadInput as exc:
@@ -69,6 +72,7 @@ class Receiver:
     audit_log: Path
     actor: str
     import_policy: Policy | None = None
+    audit_ok: bool = True  # False: log only failures and refusals (read-only uses such as match)
 
     def receive(
         self,
@@ -87,18 +91,23 @@ class Receiver:
             statement = open_bundle(unverified_bytes, identity=self.identity, trust_store=self.trust_store, now=now,
                                     replay_store=replay_store, record=False)
             ledger = check_privacy_claim(statement)
+            checks = ["privacy-ledger"]
             if policy is not None:
                 evaluate_import(policy, import_facts(statement, now=now)).raise_if_refused()
+                checks.append("import-policy")
             if replay_store is not None and record:
                 replay_store.record(statement.bundle_id, digest=statement.statement_digest, now=now, expires_at=statement.expires_at)
+                checks.append("replay-recorded")
+            statement = replace(statement, checks=statement.checks + tuple(checks))
         except PolicyViolation as exc:
             self._log(event, "refused", now=now, label=label, reasons=exc.reasons, statement=statement)
             raise
         except SecfpError as exc:
             self._log(event, "failed", now=now, label=label, reasons=(exc.diagnostics(),), statement=None)
             raise
-        self._log(event, "ok", now=now, label=label, reasons=(), statement=statement,
-                  epsilon=ledger.epsilon if ledger.is_private else None)
+        if self.audit_ok:
+            self._log(event, "ok", now=now, label=label, reasons=(), statement=statement,
+                      epsilon=ledger.epsilon if ledger.is_private else None)
         return statement
 
     def _log(self, event: str, outcome: str, *, now: datetime, label: str, reasons, statement, epsilon=None) -> None:

@@ -146,13 +146,13 @@ def test_export_to_trusted_name_and_with_task_card(cli, world, tmp_path):
     alice_trust = tmp_path / "alice-trust"
     assert cli("trust", "add", b / "bob.card.json", "--store", alice_trust).exit_code == 0
     card = tmp_path / "task.toml"
-    card.write_text('title = "chest CT"\n')
+    card.write_text('v = 1\n[task]\nname = "chest CT"\nmodality = "ct"\n')
     bundle = tmp_path / "out.bundle"
     result = cli("export", fp, "--key", a / "alice.key", "--to", "bob", "--trust", alice_trust, "--card", card, "-o", bundle, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["recipients"][0]["name"] == "bob"
     result = cli("verify", bundle, "--key", b / "bob.key", "--trust", trust, "--json")
-    assert json.loads(result.stdout)["card"] == {"title": "chest CT"}
+    assert json.loads(result.stdout)["card"] == {"v": 1, "task": {"name": "chest CT", "modality": "ct"}}
 
 
 def test_trust_list_and_remove(cli, world):

@@ -1,0 +1,324 @@
+"""Commands of the knowledge pool: ``pool add|list|show|remove`` and ``plan``.
+
+Thin: each command parses its options, calls :mod:`secfp.knowledge.pool` and renders.
+``--json`` prints exactly one JSON document on stdout. Results (per-bundle outcomes,
+tables, the plan) go to stdout; notes for humans go to stderr. Text that came from a
+bundle is printed without rich markup, so an issuer's ``[bold]`` stays literal.
+
+``pool add`` verifies every bundle through :class:`secfp.workflows.receive.Receiver`
+and goes on after a failure; its exit code is 0 when every bundle was added or was
+already in the pool, else the most severe failure's code, in this order: 4
+(verification failed) before 5 (refused by policy) before 3 (malformed or unreadable)
+before 2 (usage, e.g. a sealed bundle without ``--key``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from secfp.cli._render import print_json, stderr, stdout
+from secfp.errors import BadInput, SecfpError
+
+__all__ = ["register", "pool_app", "plan", "pool_receiver", "SEVERITY"]
+
+pool_app = typer.Typer(help="The knowledge pool: received bundles that passed verification, indexed.",
+                       no_args_is_help=True)
+
+PoolOption = Annotated[Path, typer.Option("--pool", help="Pool folder (`pool add` creates it).")]
+KeyOption = Annotated[Optional[Path], typer.Option("--key", help="Our private key file (for sealed bundles).")]
+TrustOption = Annotated[Optional[Path], typer.Option("--trust", help="Trust store folder (default: $SECFP_HOME/trust).")]
+PolicyOption = Annotated[Optional[Path], typer.Option("--policy", help="Import policy (TOML) to enforce.")]
+AuditOption = Annotated[Optional[Path], typer.Option(
+    "--audit-log", help="Audit log (default: the policy's, else $SECFP_HOME/audit.jsonl).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+#: Exit codes of ``pool add`` failures, most severe first.
+SEVERITY = (4, 5, 3, 2, 1)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _echo(text: str) -> None:
+    typer.echo(text)
+
+
+def _note(text: str) -> None:
+    stderr.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+class _Receiver:
+    """A :class:`~secfp.workflows.receive.Receiver` that unlocks our key only for the first sealed bundle."""
+
+    def __init__(self, base: Any, key: Path | None) -> None:
+        self._base, self._key = base, key
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._base, name)
+
+    def receive(self, unverified_bytes: bytes, **kwargs: Any) -> Any:
+        if self._key is not None and self._base.identity is None and _sealed(unverified_bytes):
+            from secfp.cli.exchange_cmds import passphrase_source
+            from secfp.exchange import load_identity
+
+            self._base = replace(self._base, identity=load_identity(self._key, passphrase=passphrase_source()))
+        return self._base.receive(unverified_bytes, **kwargs)
+
+
+def _sealed(data: bytes) -> bool:
+    from secfp.exchange.bundle import parse_bundle
+
+    try:
+        return parse_bundle(data).sealed is not None
+    except SecfpError:
+        return False  # The receiver refuses it, and audits that.
+
+
+def pool_receiver(*, key: Path | None, trust: Path | None, policy: Path | None, audit_log: Path | None,
+                  now: datetime) -> _Receiver:
+    """The receiver for pool commands (and ``secfp match --pool``): our key is unlocked only if needed."""
+    from secfp.exchange import default_trust_dir, load_trust_store
+    from secfp.governance import default_actor, load_policy, resolve_audit_log
+    from secfp.workflows.receive import Receiver
+
+    the_policy = load_policy(policy, now=now) if policy is not None else None
+    log = resolve_audit_log(audit_log, the_policy.audit_log if the_policy is not None else None)
+    base = Receiver(identity=None, trust_store=load_trust_store(trust if trust is not None else default_trust_dir()),
+                    audit_log=log, actor=default_actor(), import_policy=the_policy)
+    return _Receiver(base, key)
+
+
+def _open(pool: Path, *, create: bool = False) -> Any:
+    from secfp.knowledge.pool import Pool
+
+    store = Pool.open(pool, create=create)
+    r = store.reconciled
+    if r.changed:
+        _note(f"pool {pool}: repaired after an interruption: dropped {len(r.dropped_rows)} index rows whose bundle "
+              f"file was gone, deleted {len(r.removed_files)} bundle files that were never indexed (add them again)")
+    return store
+
+
+def _task(entry: Any) -> str:
+    return entry.task_name or "(no task name)"
+
+
+@pool_app.command("add")
+def pool_add(
+    bundles: Annotated[list[Path], typer.Argument(help="Bundle files received.")],
+    pool: PoolOption,
+    key: KeyOption = None,
+    trust: TrustOption = None,
+    policy: PolicyOption = None,
+    audit_log: AuditOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify each bundle (signature, trust, expiry, DP ledger, import policy) and store it in the pool."""
+    from secfp.exchange import read_bundle_file
+
+    now = _now()
+    receiver = pool_receiver(key=key, trust=trust, policy=policy, audit_log=audit_log, now=now)
+    store = _open(pool, create=True)
+    results, codes = [], []
+    for path in bundles:
+        try:
+            result = store.add(read_bundle_file(path), receiver=receiver, now=now, label=str(path))
+        except SecfpError as exc:
+            codes.append(exc.exit_code)
+            results.append({"file": str(path), "outcome": "refused", "exit_code": exc.exit_code,
+                            "reason": exc.diagnostics()})
+            if not as_json:
+                _echo(f"refused  {path}: {exc.diagnostics()}")
+            continue
+        results.append({"file": str(path), **result.to_json()})
+        if not as_json:
+            e = result.entry
+            if result.added:
+                _echo(f"added    {path}: bundle {e.bundle_id} from {e.issuer_name} ({_task(e)})")
+            else:
+                _echo(f"present  {path}: bundle {e.bundle_id} is already in the pool")
+    code = next((c for c in SEVERITY if c in codes), 1 if codes else 0)
+    if as_json:
+        print_json({"pool": str(pool), "results": results, "exit_code": code})
+    if code:
+        raise typer.Exit(code)
+
+
+def _status(store: Any, entry: Any, *, now: datetime, trust_store: Any) -> str:
+    return store.status(entry, now=now, trust_store=trust_store) or "usable"
+
+
+@pool_app.command("list")
+def pool_list(pool: PoolOption, trust: TrustOption = None, as_json: JsonOption = False) -> None:
+    """List the pool's bundles; expired, untrusted or changed ones are marked and not used."""
+    from secfp.exchange import default_trust_dir, load_trust_store
+
+    now = _now()
+    store = _open(pool)
+    trust_store = load_trust_store(trust if trust is not None else default_trust_dir())
+    rows = [(e, _status(store, e, now=now, trust_store=trust_store)) for e in store.entries()]
+    if as_json:
+        print_json({"pool": str(pool), "bundles": [{**e.facts_json(), "status": s} for e, s in rows]})
+        return
+    table = Table(title=f"pool {pool}: {len(rows)} bundles")
+    for column in ("bundle", "issuer", "task", "modality", "spec", "privacy", "data use", "expires", "status"):
+        table.add_column(column, overflow="fold")
+    for e, status in rows:
+        privacy = e.privacy_mechanism + (f" ε={e.epsilon:g}" if e.epsilon is not None else "")
+        cells = (e.bundle_id[:12], e.issuer_name, _task(e), e.modality or "", e.spec_id[:12], privacy,
+                 ", ".join(e.data_use), e.expires_at.strftime("%Y-%m-%d"), status)
+        table.add_row(*(Text(c) for c in cells))
+    stdout.print(table)
+
+
+@pool_app.command("show")
+def pool_show(
+    bundle_id: Annotated[str, typer.Argument(help="Bundle id (or a unique prefix of at least 4 digits).")],
+    pool: PoolOption,
+    trust: TrustOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show everything the pool holds about one bundle: issuer, card, privacy ledger, data-use terms."""
+    from secfp.exchange import default_trust_dir, load_trust_store
+
+    store = _open(pool)
+    entry = store.get(bundle_id)
+    status = _status(store, entry, now=_now(), trust_store=load_trust_store(trust or default_trust_dir()))
+    doc = {**entry.to_json(), "status": status}
+    if as_json:
+        print_json(doc)
+        return
+    facts = entry.facts_json()
+    table = Table(title=f"bundle {entry.bundle_id}", show_header=False)
+    table.add_column("fact", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for name, value in (
+        ("status", status), ("issuer", f"{entry.issuer_name} ({entry.issuer_key_id[:16]})"),
+        ("public", str(entry.public)), ("issued / expires", f"{facts['issued_at']} / {facts['expires_at']}"),
+        ("received", facts["received_at"]), ("spec id", entry.spec_id),
+        ("shape / n", f"{entry.features} x {entry.bins}, n = {entry.n}{' (DP noise)' if entry.noisy else ''}"),
+        ("privacy", json.dumps(entry.privacy, sort_keys=True)), ("policy", json.dumps(entry.policy, sort_keys=True)),
+        ("card", json.dumps(entry.card, indent=1, sort_keys=True)), ("card problem", entry.card_error or "none"),
+        ("checked at add", ", ".join(entry.checks)), ("file digest", entry.file_digest),
+    ):
+        table.add_row(Text(name), Text(value))
+    stdout.print(table)
+
+
+@pool_app.command("remove")
+def pool_remove(
+    bundle_id: Annotated[str, typer.Argument(help="Bundle id (or a unique prefix of at least 4 digits).")],
+    pool: PoolOption,
+    audit_log: AuditOption = None,
+) -> None:
+    """Delete a bundle from the pool (its file, index row and cached rows); the removal is audited."""
+    from secfp.governance import default_actor, resolve_audit_log
+
+    store = _open(pool)
+    entry = store.remove(bundle_id, now=_now(), audit_log=resolve_audit_log(audit_log, None), actor=default_actor())
+    _note(f"removed bundle {entry.bundle_id} from {entry.issuer_name} ({_task(entry)}) from pool {pool}")
+
+
+def _render_plan(the_plan: Any, ranking: Any, *, query: Path, fp: Any) -> None:
+    names = {m.source: f"{_task(m.entry)} [bundle {m.source[:12]} from {m.entry.issuer_name}]" for m in ranking.matches}
+    _echo(f"Transfer plan for {query} (spec {fp.spec_id[:16]}, n = {fp.n}); {len(ranking.matches)} usable of "
+          f"{ranking.considered} pooled bundles of this spec.")
+    excluded: dict[str, list[Any]] = {}
+    for e in the_plan.excluded:
+        excluded.setdefault(e.scenario, []).append(e)
+    for scenario, suggestions in the_plan.suggestions.items():
+        _echo(f"\n== {scenario} ==")
+        if not suggestions:
+            _echo("  no source offers this (see exclusions)" if excluded.get(scenario) else "  no source")
+        for s in suggestions:
+            _echo(f"  {s.rank}. {names.get(s.source_id, s.source_id)}  score {s.score.total:+.3f}")
+            _echo(f"     {s.why}")
+        for e in excluded.get(scenario, []):
+            _echo(f"  - excluded {names.get(e.source_id, e.source_id)}: {e.reason}")
+
+
+def _write_html(path: Path, *, query: Path, fp: Any, ranking: Any, the_plan: Any, now: datetime) -> bool:
+    """Render the report if ``secfp.report`` provides it; False when it does not (yet)."""
+    try:
+        from secfp.report import build_report, render_html
+    except ImportError:
+        return False
+    from secfp._io import atomic_write_text
+
+    report = build_report(query_name=str(query), query_fp=fp, ranking=list(ranking.matches),
+                          statements=ranking.statements(), plan=the_plan, variant=ranking.variant, now=now)
+    atomic_write_text(path, render_html(report))
+    return True
+
+
+def plan(
+    query: Annotated[Path, typer.Argument(help="Our task: a fingerprint file, or a bundle.")],
+    pool: PoolOption,
+    card: Annotated[Optional[Path], typer.Option("--card", help="Our task card (TOML), for keyword overlap.")] = None,
+    top: Annotated[Optional[int], typer.Option("--top", min=1, help="Suggestions per scenario.")] = None,
+    key: KeyOption = None,
+    trust: TrustOption = None,
+    policy: PolicyOption = None,
+    audit_log: AuditOption = None,
+    reverify: Annotated[bool, typer.Option("--reverify", help="Verify every stored bundle in full again.")] = False,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML report.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Which pooled tasks to learn from, per transfer scenario, with what to take and why."""
+    from secfp.cli._inputs import InputLoader
+    from secfp.knowledge.card import TaskCard, load_card
+    from secfp.knowledge.pool import DEFAULT_PURPOSE, plan_from_ranking
+    from secfp.knowledge._pool_use import receiver_purpose
+
+    now = _now()
+    receiver = pool_receiver(key=key, trust=trust, policy=policy, audit_log=audit_log, now=now)
+    loaded = InputLoader(key=key, trust=trust).load(query)
+    query_card = None
+    if card is not None:
+        query_card = load_card(card)
+    elif loaded.statement is not None and loaded.statement.card:
+        try:
+            query_card = TaskCard.from_json(loaded.statement.card)
+        except BadInput:
+            query_card = None
+    store = _open(pool)
+    ranking = store.rank(loaded.fingerprint, receiver=receiver, now=now, variant="small", reverify=reverify)
+    purpose = receiver_purpose(receiver)
+    the_plan = plan_from_ranking(ranking, query_card=query_card, top=top, purpose=purpose)
+    for s in ranking.skipped:
+        _note(f"not used: bundle {s.bundle_id}: {s.reason}")
+    if ranking.other_specs:
+        _note(f"not compared: {sum(ranking.other_specs.values())} bundles made with other specs")
+    if html is not None:
+        if not ranking.matches:
+            _note("--html: no usable source in the pool, so no report was written")
+        elif not _write_html(html, query=query, fp=loaded.fingerprint, ranking=ranking, the_plan=the_plan, now=now):
+            _note("--html: the report renderer is not available in this secfp; no HTML written")
+    if as_json:
+        fp = loaded.fingerprint
+        used = purpose if purpose is not None else DEFAULT_PURPOSE
+        print_json({
+            **the_plan.to_json(),
+            "query": {"path": str(query), "spec_id": fp.spec_id, "n": fp.n, "noisy": fp.noisy,
+                      "card": query_card.to_json() if query_card is not None else None, **loaded.match_facts()},
+            "pool": {"path": str(pool), **ranking.to_json()},
+            "data_use_purpose": {"from": f"import policy {receiver.import_policy.id}" if purpose is not None
+                                 else "default (no import policy)", **used.to_json()},
+        })
+        return
+    _render_plan(the_plan, ranking, query=query, fp=loaded.fingerprint)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``pool`` group and the ``plan`` command."""
+    app.add_typer(pool_app, name="pool")
+    app.command("plan")(plan)

@@ -1,0 +1,302 @@
+"""Numeric paths for the probe's forward pass, and exact, order-independent feature sums.
+
+A numeric path says how the probe runs; it never says what the probe is:
+
+* ``fp32``: eager PyTorch on NCHW tensors, the reference.
+* ``channels-last``: eager on NHWC tensors (oneDNN's native layout; no reorder per layer).
+* ``compile``: ``torch.compile`` (inductor: BatchNorm and ReLU6 fused into C++ kernels)
+  on channels-last. Needs a working C++ compiler; without one it falls back to
+  ``channels-last`` with a warning, never to an error.
+* ``bf16``: bf16 autocast on channels-last. Only offered on CPUs with native bf16
+  arithmetic (``avx512_bf16`` or AMX); elsewhere it is emulated, slow, and refused.
+
+The first three are one *precision class*, ``fp32``: they differ only in the order
+of fp32 roundings, the same way two CPU generations or two PyTorch releases
+differ (docs/performance.md measures how often that moves a value across a bin
+edge). ``bf16`` changes the numbers by about 1% of a feature's range, so a
+fingerprint made with it must carry a spec that says so (:func:`precision_class`).
+
+Feature sums are accumulated exactly (:class:`ExactFeatureSum`): a float32 value is
+an integer times a power of two, so sums are kept as fixed-point integer limbs and
+rounded to float64 once, when read. The result does not depend on the order of
+the additions, so batching, threads and Dask shards all give bit-identical means.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import shutil
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import torch
+
+from secfp.errors import UsageError
+from secfp.fingerprint.binning import BinAccumulator, bin_indices
+from secfp.fingerprint.spec import FingerprintSpec
+
+__all__ = [
+    "NumericPath",
+    "DEFAULT_NUMERICS",
+    "PreparedProbe",
+    "prepare",
+    "resolve",
+    "precision_class",
+    "cpu_flags",
+    "bf16_native",
+    "compiler_available",
+    "path_availability",
+    "ExactFeatureSum",
+    "ExactBinAccumulator",
+]
+
+
+class NumericPath(str, Enum):
+    FP32 = "fp32"
+    CHANNELS_LAST = "channels-last"
+    COMPILE = "compile"
+    BF16 = "bf16"
+
+
+# Decided from the measurements in docs/performance.md: the fastest fp32-class path.
+DEFAULT_NUMERICS = NumericPath.CHANNELS_LAST
+_PRECISION = {NumericPath.FP32: "fp32", NumericPath.CHANNELS_LAST: "fp32", NumericPath.COMPILE: "fp32", NumericPath.BF16: "bf16"}
+
+
+def resolve(path: str | NumericPath | None) -> NumericPath:
+    """The path named by ``path`` (``None`` = :data:`DEFAULT_NUMERICS`); unknown names are a usage error."""
+    if path is None:
+        return DEFAULT_NUMERICS
+    try:
+        return NumericPath(path)
+    except ValueError:
+        raise UsageError(f"unknown numeric path {path!r}; use one of {', '.join(p.value for p in NumericPath)}") from None
+
+
+def precision_class(path: str | NumericPath) -> str:
+    """``"fp32"`` or ``"bf16"``: what a spec has to record for fingerprints made on this path."""
+    return _PRECISION[resolve(path)]
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def bf16_native() -> bool:
+    """True on CPUs with native bf16 arithmetic (avx512_bf16 or AMX), where oneDNN runs bf16 fast.
+
+    ``torch.backends.cpu.get_cpu_capability()`` only says ``AVX512`` on such CPUs, so
+    the flags decide on Linux; elsewhere oneDNN's own bf16 check does.
+    """
+    flags = cpu_flags()
+    if flags:
+        return bool(flags & {"avx512_bf16", "amx_bf16"})
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def compiler_available() -> str | None:
+    """Why ``torch.compile`` cannot work here, or None if a C++ compiler is on the PATH."""
+    if sys.platform == "win32":
+        return "torch.compile's CPU backend is not supported on Windows here"
+    try:
+        from torch._inductor import cpp_builder
+
+        cpp_builder.get_cpp_compiler()
+    except Exception as exc:  # noqa: BLE001 - any failure means "no usable compiler"
+        return f"no C++ compiler for torch.compile ({type(exc).__name__})"
+    return None if shutil.which("g++") or shutil.which("clang++") or shutil.which("c++") else "no C++ compiler on PATH"
+
+
+def path_availability() -> dict[NumericPath, str | None]:
+    """Each path and why it is unavailable on this machine (None = available)."""
+    return {
+        NumericPath.FP32: None,
+        NumericPath.CHANNELS_LAST: None,
+        NumericPath.COMPILE: compiler_available(),
+        NumericPath.BF16: None if bf16_native() else "this CPU has no native bf16 (avx512_bf16 or AMX)",
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedProbe:
+    """A probe ready to run on one numeric path: call it on a batch, get float32 features.
+
+    ``path`` is the path actually used; ``fallback`` says why it differs from the
+    one requested (only ``compile`` falls back, to ``channels-last``).
+    """
+
+    requested: NumericPath
+    path: NumericPath
+    forward: Callable[[torch.Tensor], torch.Tensor]
+    memory_format: torch.memory_format
+    fallback: str | None = None
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.forward(batch.contiguous(memory_format=self.memory_format))
+
+
+def _eager(network: torch.nn.Module, channels_last: bool, bf16: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+    module = copy.deepcopy(network).eval()
+    if channels_last:
+        module = module.to(memory_format=torch.channels_last)
+
+    def forward(batch: torch.Tensor) -> torch.Tensor:
+        if bf16:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return module(batch).float()
+        return module(batch)
+
+    forward.module = module  # type: ignore[attr-defined]
+    return forward
+
+
+def prepare(network: torch.nn.Module, path: str | NumericPath | None = None, *, batch_shape: tuple[int, ...] | None = None) -> PreparedProbe:
+    """``network`` (left untouched) wrapped for ``path``.
+
+    ``compile`` is compiled and run once on zeros of ``batch_shape`` (the pipeline's
+    fixed batch shape) so that a missing or broken compiler shows here, where we
+    fall back cleanly, and not half-way through a run. ``bf16`` on a CPU without
+    native bf16 raises :class:`UsageError`.
+    """
+    requested = resolve(path)
+    cl = torch.channels_last
+    if requested is NumericPath.FP32:
+        return PreparedProbe(requested, requested, _eager(network, False, False), torch.contiguous_format)
+    if requested is NumericPath.CHANNELS_LAST:
+        return PreparedProbe(requested, requested, _eager(network, True, False), cl)
+    if requested is NumericPath.BF16:
+        if not bf16_native():
+            raise UsageError("the bf16 numeric path needs a CPU with avx512_bf16 or AMX; use fp32, channels-last or compile")
+        return PreparedProbe(requested, requested, _eager(network, True, True), cl)
+    why = compiler_available()
+    if why is None:
+        try:
+            eager = _eager(network, True, False)
+            compiled = torch.compile(eager.module, dynamic=False)  # type: ignore[attr-defined]
+            if batch_shape is not None:
+                with torch.inference_mode():
+                    compiled(torch.zeros(batch_shape).contiguous(memory_format=cl))
+            return PreparedProbe(requested, requested, compiled, cl)
+        except Exception as exc:  # noqa: BLE001 - any compiler failure falls back to eager
+            why = f"torch.compile failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    warnings.warn(f"numeric path 'compile' unavailable ({why}); using 'channels-last'", RuntimeWarning, stacklevel=2)
+    return PreparedProbe(requested, NumericPath.CHANNELS_LAST, _eager(network, True, False), cl, fallback=why)
+
+
+# -- exact sums ----------------------------------------------------------------------------------
+
+_LIMB_BITS = 16
+_LIMBS = 20  # covers every float32 (2**-149 .. 2**128) plus carries of up to 2**40 additions
+_EXP0 = -172  # smallest exponent of a float32 written as a 24-bit integer times 2**e
+
+
+class ExactFeatureSum:
+    """Exact sums of float32 feature vectors, as fixed-point integer limbs (order-independent).
+
+    Each value ``x = mant * 2**e`` with an integer ``|mant| < 2**24``; ``mant`` is shifted
+    into 16-bit limbs and added as int64. Adding is exact, so any grouping of the same
+    values (batches, threads, shards) gives identical limbs; :meth:`value` rounds to
+    float64 once (Python's int / int division is correctly rounded).
+    """
+
+    def __init__(self, num_features: int, limbs: np.ndarray | None = None) -> None:
+        self.limbs = np.zeros((num_features, _LIMBS), dtype=np.int64) if limbs is None else np.array(limbs, dtype=np.int64)
+        if self.limbs.shape != (num_features, _LIMBS):
+            raise ValueError("exact-sum limbs do not fit the number of features")
+        self._cached: np.ndarray | None = None
+
+    def add(self, features: torch.Tensor | np.ndarray) -> None:
+        x = np.asarray(features.detach().cpu().numpy() if isinstance(features, torch.Tensor) else features, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.limbs.shape[0]:
+            raise ValueError(f"features of shape {x.shape} do not fit {self.limbs.shape[0]} features")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("probe features hold NaN or infinity")
+        mant, exp = np.frexp(x)
+        mant = (mant.astype(np.float64) * (1 << 24)).astype(np.int64)
+        pos = np.where(mant == 0, 0, exp.astype(np.int64) - 24 - _EXP0)
+        limb, shift = pos // _LIMB_BITS, pos % _LIMB_BITS
+        m = x.shape[1]
+        cols = np.broadcast_to(np.arange(m, dtype=np.int64) * _LIMBS, x.shape)
+        # Each term is below 2**40; chunks of 4096 rows keep the float64 bincount exact (< 2**53).
+        for start in range(0, x.shape[0], 4096):
+            sl = slice(start, start + 4096)
+            flat = (cols[sl] + limb[sl]).reshape(-1)
+            terms = (mant[sl] << shift[sl]).reshape(-1).astype(np.float64)
+            self.limbs += np.bincount(flat, weights=terms, minlength=m * _LIMBS).astype(np.int64).reshape(m, _LIMBS)
+        self._normalise()
+
+    def merge(self, other: "ExactFeatureSum") -> None:
+        self.limbs += other.limbs
+        self._normalise()
+
+    def _normalise(self) -> None:
+        for j in range(_LIMBS - 1):
+            carry = self.limbs[:, j] >> _LIMB_BITS
+            self.limbs[:, j] -= carry << _LIMB_BITS
+            self.limbs[:, j + 1] += carry
+        self._cached = None
+
+    def value(self) -> np.ndarray:
+        """The sums, each correctly rounded to float64."""
+        if self._cached is None:
+            low = np.ascontiguousarray(self.limbs[:, :-1].astype("<u2"))
+            scale = 1 << -_EXP0
+            out = np.empty(self.limbs.shape[0])
+            for i in range(out.shape[0]):
+                total = int.from_bytes(low[i].tobytes(), "little") + (int(self.limbs[i, -1]) << (_LIMB_BITS * (_LIMBS - 1)))
+                out[i] = total / scale
+            self._cached = out
+        return self._cached
+
+
+class ExactBinAccumulator(BinAccumulator):
+    """:class:`BinAccumulator` whose ``feature_sum`` is exact, so shards merge bit for bit."""
+
+    def __init__(self, spec: FingerprintSpec) -> None:
+        self.exact = ExactFeatureSum(spec.num_features)
+        super().__init__(spec)
+
+    @property  # type: ignore[override]
+    def feature_sum(self) -> torch.Tensor:
+        return torch.from_numpy(self.exact.value().copy())
+
+    @feature_sum.setter
+    def feature_sum(self, value: torch.Tensor) -> None:
+        # Only the parent's constructor assigns (zeros); the sum itself lives in ``exact``.
+        if torch.count_nonzero(torch.as_tensor(value)):
+            raise AttributeError("feature_sum is derived from the exact sum; use add() or merge()")
+
+    def add(self, features: torch.Tensor) -> None:
+        if features.ndim != 2 or features.shape[1] != self.spec.num_features:
+            raise ValueError(f"features of shape {tuple(features.shape)} do not fit spec with {self.spec.num_features} features")
+        if features.shape[0] == 0:
+            return
+        flat = (bin_indices(features, self.spec, edges=self._edges) + self._offsets).reshape(-1)
+        self.counts += torch.bincount(flat, minlength=self.counts.numel())
+        self.exact.add(features)
+        self.n += int(features.shape[0])
+
+    def merge(self, other: "ExactBinAccumulator") -> None:
+        """Add another shard's counts and sums (exact: the order of merges does not matter)."""
+        if other.spec.spec_id != self.spec.spec_id:
+            raise ValueError("cannot merge accumulators of different specs")
+        self.counts += other.counts
+        self.exact.merge(other.exact)
+        self.n += other.n

@@ -1,0 +1,78 @@
+"""A fingerprint as a heat map: features (rows) by bins (columns), counts on a log colour scale.
+
+Counts span orders of magnitude (a probe feature often puts most images in a few bins),
+so a linear scale would show a handful of bright cells on black. Noise-free counts use a
+log scale with zero cells left blank; DP-noisy counts can be zero or negative, so they
+use a symmetric log scale (linear within +-1 count).
+
+matplotlib is imported inside :func:`save_heatmap`, so importing :mod:`secfp.report`
+does not load it, and the figure is drawn on an explicit Agg canvas without pyplot: no
+global backend is changed and nothing opens a window.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from secfp._io import atomic_write_bytes
+from secfp.errors import UsageError
+
+__all__ = ["save_heatmap", "heatmap_png"]
+
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def _default_title(fp: Any) -> str:
+    features, bins = fp.counts.shape
+    n = f"n \u2248 {fp.n} (DP estimate)" if fp.noisy else f"n = {fp.n}"
+    return f"fingerprint {str(fp.spec_id)[:12]}: {features} features \u00d7 {bins} bins, {n}"
+
+
+def heatmap_png(fp: Any, *, title: str | None = None, dpi: int = 120) -> bytes:
+    """The heat map of ``fp`` (a :class:`~secfp.fingerprint.histogram.Fingerprint`) as PNG bytes."""
+    from matplotlib import colors
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    counts = np.asarray(fp.counts)
+    if counts.ndim != 2 or counts.size == 0:
+        raise UsageError("a heat map needs a features x bins count matrix")
+    features, bins = counts.shape
+    if fp.noisy or counts.min() < 0:
+        data = counts.astype(np.float64)
+        bound = max(1.0, float(np.abs(data).max()))
+        norm = colors.SymLogNorm(linthresh=1.0, vmin=-bound, vmax=bound)
+        label = "noisy count (symmetric log scale, linear within \u00b11)"
+    else:
+        data = np.ma.masked_less_equal(counts.astype(np.float64), 0.0)
+        norm = colors.LogNorm(vmin=1.0, vmax=max(1.0, float(counts.max())) + 1e-9)
+        label = "count (log scale; blank = 0)"
+    fig = Figure(figsize=(8.0, 6.0), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    cmap = "RdBu_r" if isinstance(norm, colors.SymLogNorm) else "viridis"
+    image = ax.imshow(data, aspect="auto", interpolation="nearest" if features <= 600 else "antialiased",
+                      cmap=cmap, norm=norm, origin="upper", extent=(-0.5, bins - 0.5, features - 0.5, -0.5))
+    ax.set_facecolor("#f2f2f2")
+    ax.set_xlabel(f"bin (0 \u2026 {bins - 1}, low \u2192 high feature value)")
+    ax.set_ylabel(f"feature (0 \u2026 {features - 1})")
+    # Text from a bundle: no mathtext (a '$' would be parsed), no control characters.
+    shown = _INVISIBLE.sub("\ufffd", title if title is not None else _default_title(fp))
+    ax.set_title(shown[:200], fontsize=10, parse_math=False)
+    bar = fig.colorbar(image, ax=ax)
+    bar.set_label(label)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def save_heatmap(fp: Any, path: str | Path, *, title: str | None = None) -> None:
+    """Write the heat map of ``fp`` as a PNG file (atomically); ``path`` must end in ``.png``."""
+    if Path(path).suffix.lower() != ".png":
+        raise UsageError(f"the heat map is written as PNG: give a file name ending in .png, not {Path(path).name}")
+    atomic_write_bytes(path, heatmap_png(fp, title=title))
