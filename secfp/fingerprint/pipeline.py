@@ -99,9 +99,11 @@ def _check_precision(spec: FingerprintSpec, path: NumericPath) -> None:
         )
 
 
-def prepared_probe(spec: FingerprintSpec, numerics: str | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE) -> PreparedProbe:
-    """The spec's probe on a numeric path, compiled or converted once per process and batch size."""
-    path = resolve(numerics)
+def prepared_probe(
+    spec: FingerprintSpec, numerics: str | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE, samples: int | None = None
+) -> PreparedProbe:
+    """The spec's probe on a numeric path (``auto`` resolved for ``samples``), prepared once per process and batch size."""
+    path = resolve(numerics, samples=samples)
     _check_precision(spec, path)
     return _prepared(spec.probe, spec.weights, spec.weights_sha256, path, batch_size)
 
@@ -143,7 +145,7 @@ def fingerprint_refs(
     numerics: str | None = None,
 ) -> ExactBinAccumulator:
     """Counts and exact feature sums of one explicit sample plan (the unit that shards and merges)."""
-    network = prepared_probe(spec, numerics, batch_size=batch_size)
+    network = prepared_probe(spec, numerics, batch_size=batch_size, samples=len(plan))
     acc = ExactBinAccumulator(spec)
     for _, features in extract_features(refs, plan, network=network, batch_size=batch_size, failures=failures, on_progress=on_progress):
         acc.add(features)
@@ -180,7 +182,7 @@ def fingerprint_paths(
     """
     if samples < 1:
         raise BadInput("the number of samples must be positive")
-    path = resolve(numerics)
+    path = resolve(numerics, samples=samples)
     _check_precision(spec, path)
     run_plan = runner or fingerprint_refs
     report = scan(paths, nifti_axis=nifti_axis)
@@ -231,12 +233,12 @@ def fingerprint_poisson(
     export path seeds it from the OS CSPRNG. Images that fail to decode are
     dropped, which depends only on each image itself.
     """
-    path = resolve(numerics)
-    _check_precision(spec, path)
     report = scan(paths, nifti_axis=nifti_axis)
     plan = plan_poisson(len(report.refs), rate=sample_rate, rng=rng)
     if len(plan) == 0:
         raise BadInput(f"Poisson sampling at rate {sample_rate} selected no image out of {len(report.refs)}: raise --sample-rate")
+    path = resolve(numerics, samples=len(plan))
+    _check_precision(spec, path)
     failures: dict[int, str] = {}
     acc = (runner or fingerprint_refs)(report.refs, plan, spec=spec, batch_size=batch_size, failures=failures,
                                        on_progress=on_progress, numerics=path.value)

@@ -47,7 +47,7 @@ def request(**changes) -> ExportRequest:
         recipients=(HEIDELBERG,),
         public=False,
         lifetime=dt.timedelta(days=30),
-        card_fields=("task", "modality"),
+        card_fields=("task.name", "task.modality"),
         data_use=(),
     )
     values.update(changes)
@@ -122,12 +122,13 @@ def test_hospital_default_minimum_dataset_and_sample():
 
 def test_hospital_default_card_and_data_use_terms():
     p = load("hospital-default.toml")
-    assert reasons_export(p, card_fields=("title", "labels", "contact.institution")) == ()
+    assert reasons_export(p, card_fields=("v", "task.name", "task.modality", "knowledge.architecture.name")) == ()
     assert reasons_export(p, card_fields=("patient_ids",)) == (
         "export.card: field 'patient_ids' is on the never-list (patient_ids)",
     )
-    assert reasons_export(p, card_fields=("contact.email",)) == (
-        "export.card: field 'contact.email' is not on the allow-list",
+    assert reasons_export(p, card_fields=("knowledge.pretrained_weights.uri",))[0].startswith("export.card")
+    assert reasons_export(p, card_fields=("task.unknown",)) == (
+        "export.card: field 'task.unknown' is not on the allow-list",
     )
     assert p.export.data_use == ("HMB", "NCU", "IRB")
     assert reasons_export(p, data_use=("HMB",)) == (
@@ -151,7 +152,7 @@ def test_open_research_limits_lifetime_size_and_card():
     assert reasons_export(p, lifetime=dt.timedelta(days=1095)) == ()
     assert reasons_export(p, lifetime=dt.timedelta(days=1096))[0].startswith("export.max_lifetime_days")
     assert reasons_export(p, source_image_count=49)[0].startswith("export.min_source_images")
-    assert reasons_export(p, card_fields=("dataset.name", "license", "contact.email")) == ()
+    assert reasons_export(p, card_fields=("v", "task.name", "knowledge.pretrained_weights.uri")) == ()
     assert reasons_export(p, card_fields=("patient",))[0].startswith("export.card")
 
 
@@ -171,10 +172,10 @@ def test_strict_export_is_tight():
     assert reasons_export(p, recipients=(HEIDELBERG,))[0].startswith("export.recipients")
     assert reasons_export(p, recipients=(), public=True)[0].startswith("export.allow_public")
     assert reasons_export(p, **ok, lifetime=dt.timedelta(days=91))[0].startswith("export.max_lifetime_days")
-    assert reasons_export(p, **ok, card_fields=("task", "modality", "title")) == (
-        "export.card: field 'title' is not on the allow-list",
+    assert reasons_export(p, **ok, card_fields=("task.name", "task.modality", "task.images")) == (
+        "export.card: field 'task.images' is not on the allow-list",
     )
-    assert reasons_export(p, **ok, card_fields=("contact",))[0].startswith("export.card")
+    assert reasons_export(p, **ok, card_fields=("knowledge.architecture.name",))[0].startswith("export.card")
     assert p.export.data_use == ("DS:MONDO:0004992", "NPUNCU", "IRB", "COL")
 
 
