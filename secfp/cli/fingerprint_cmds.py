@@ -65,12 +65,17 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole fingerprint as JSON.")] = False,
     key: Annotated[Optional[Path], typer.Option("--key", help="Our private key file (for sealed bundles).")] = None,
     trust: Annotated[Optional[Path], typer.Option("--trust", help="Trust store folder (for bundles).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write the fingerprint as a heat map (PNG, features x bins).")] = None,
 ) -> None:
     """Show a fingerprint (or a bundle's verified statement)."""
     from secfp.cli._inputs import load_input
 
     loaded = load_input(file, key=key, trust=trust)
     fp = loaded.fingerprint
+    if plot is not None:
+        from secfp.report.heatmap import save_heatmap
+
+        save_heatmap(fp, plot, title=str(file))
     if as_json:
         print_json(loaded.to_json())
         return
