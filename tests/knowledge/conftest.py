@@ -14,10 +14,15 @@ from secfp.knowledge.transfer_data import TransferStudy, load_transfer_study  # 
 
 @pytest.fixture(scope="session")
 def real_study() -> TransferStudy:
-    """The study's published development split, loaded once (skips if the folder is absent)."""
+    """The study's published development split, loaded once.
+
+    It lives in the project's shared data (``../shared/data/paper-transfer-dev``, placed
+    beside every checkout and CI clone); a missing folder is a failure, never a skip.
+    """
     path = real_study_path()
     if not (path / "tasks.csv").is_file():
-        pytest.skip(f"transfer study data not found at {path} (set SECFP_TRANSFER_DATA)")
+        pytest.fail(f"transfer study data not found at {path}: put the project's shared/ folder beside the "
+                    "checkout or set SECFP_TRANSFER_DATA")
     return load_transfer_study(path)
 
 
