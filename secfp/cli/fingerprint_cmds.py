@@ -28,23 +28,37 @@ def fingerprint(
     seed: Annotated[int, typer.Option(help="Seed of the sampling, crops and flips.")] = 0,
     nifti_axis: Annotated[int, typer.Option(help="Axis along which NIfTI volumes are sliced.")] = 2,
     batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 32,
+    numerics: Annotated[str, typer.Option(help="Numeric path: auto (compile from 2000 samples, else channels-last), fp32, channels-last, compile; bf16 only for bf16 specs.")] = "auto",
+    scheduler: Annotated[Optional[str], typer.Option(help="Run the forward passes on the Dask scheduler tcp://HOST:PORT (pip install 'secfp[dask]').")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Run on a local Dask cluster of N single-threaded worker processes.")] = None,
     quiet: QuietOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
 ) -> None:
     """Fingerprint a task: sample images, run the probe, bin the features, write the counts."""
+    from contextlib import nullcontext
+
     from secfp.fingerprint.histogram import save_fingerprint
     from secfp.fingerprint.pipeline import fingerprint_paths
     from secfp.fingerprint.spec import load_spec
 
+    if scheduler is not None and workers is not None:
+        raise UsageError("give --scheduler or --workers, not both")
     the_spec = load_spec(spec)
-    with progress_bar("fingerprinting", enabled=not (quiet or as_json)) as update:
-        run = fingerprint_paths([str(p) for p in data], spec=the_spec, samples=samples, seed=seed,
-                                nifti_axis=nifti_axis, batch_size=batch_size, on_progress=update)
+    if scheduler is not None or workers is not None:
+        from secfp.fingerprint.distributed import dask_runner
+
+        cluster = dask_runner(scheduler=scheduler, workers=workers)
+    else:
+        cluster = nullcontext(None)
+    with cluster as runner, progress_bar("fingerprinting", enabled=not (quiet or as_json)) as update:
+        run = fingerprint_paths([str(p) for p in data], spec=the_spec, samples=samples, seed=seed, nifti_axis=nifti_axis,
+                                batch_size=batch_size, numerics=numerics, runner=runner, on_progress=update)
     save_fingerprint(run.fingerprint, output)
     summary = {
         "output": str(output),
         "spec_id": run.fingerprint.spec_id,
         "n": run.fingerprint.n,
+        "numerics": run.numerics,
         "images": len(run.report.refs),
         "files_read": run.report.files_read,
         "unreadable_files": [{"path": p, "error": e} for p, e in run.report.unreadable],

@@ -26,7 +26,7 @@ import numpy as np
 
 from secfp.errors import UsageError
 from secfp.fingerprint.images import ImageRef
-from secfp.fingerprint.numerics import ExactBinAccumulator
+from secfp.fingerprint.numerics import FORWARD_BATCH, ExactBinAccumulator, ExactFeatureSum
 from secfp.fingerprint.sampling import SamplePlan
 from secfp.fingerprint.spec import FingerprintSpec
 
@@ -82,6 +82,12 @@ class DaskRunner:
         self.shard_size = shard_size
         self.numerics_used = ""
 
+    def _shard_size(self, samples: int, batch_size: int) -> int:
+        # At least four shards per worker (load balance, progress), at most 16 batches, whole forward batches.
+        workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        size = min(DEFAULT_SHARD_BATCHES * batch_size, -(-samples // (4 * workers)))
+        return max(FORWARD_BATCH, -(-size // FORWARD_BATCH) * FORWARD_BATCH)
+
     def __call__(
         self, refs: list[ImageRef], plan: SamplePlan, *, spec: FingerprintSpec, batch_size: int,
         failures: dict[int, str], on_progress: Callable[[int, int], None] | None, numerics: str | None,
@@ -89,7 +95,7 @@ class DaskRunner:
         from dask.distributed import as_completed
 
         acc = ExactBinAccumulator(spec)
-        shards = split_plan(plan, self.shard_size or DEFAULT_SHARD_BATCHES * batch_size)
+        shards = split_plan(plan, self.shard_size or self._shard_size(len(plan), batch_size))
         [spec_future] = self.client.scatter([spec], broadcast=True)
         futures, sizes, images_of = [], {}, {}
         for ids in shards:
@@ -106,8 +112,7 @@ class DaskRunner:
             for future in as_completed(futures):
                 result: ShardResult = future.result()
                 acc.counts += _as_tensor(result.counts)
-                acc.exact.limbs += result.limbs
-                acc.exact._normalise()  # noqa: SLF001 - exact limbs from a worker, merged in place
+                acc.exact.merge(ExactFeatureSum(spec.num_features, result.limbs))
                 acc.n += result.n
                 failures.update({int(images_of[future.key][i]): why for i, why in result.failures.items()})
                 used.add(result.numerics)

@@ -12,9 +12,10 @@ A numeric path says how the probe runs; it never says what the probe is:
 
 The first three are one *precision class*, ``fp32``: they differ only in the order
 of fp32 roundings, the same way two CPU generations or two PyTorch releases
-differ (docs/performance.md measures how often that moves a value across a bin
-edge). ``bf16`` changes the numbers by about 1% of a feature's range, so a
-fingerprint made with it must carry a spec that says so (:func:`precision_class`).
+differ (measured: 2.9e-5 and 5.0e-5 of the values land in another bin, against
+1.7e-5 for fp32 eager with another CPU's kernels). ``bf16`` moves 64% of the
+values to another bin, so a fingerprint made with it would need a spec that says
+so (:func:`precision_class`); the pipeline refuses it for fp32 specs.
 
 Feature sums are accumulated exactly (:class:`ExactFeatureSum`): a float32 value is
 an integer times a power of two, so sums are kept as fixed-point integer limbs and
@@ -44,6 +45,7 @@ __all__ = [
     "NumericPath",
     "DEFAULT_NUMERICS",
     "PreparedProbe",
+    "FORWARD_BATCH",
     "prepare",
     "resolve",
     "precision_class",
@@ -65,9 +67,10 @@ class NumericPath(str, Enum):
 
 
 # Decided from the measurements in docs/performance.md: ``auto`` takes the fastest fp32-class
-# path that pays for itself: ``compile`` (4-6x fp32 eager, but 10-60 s of compiling per process
-# and batch shape) from AUTO_COMPILE_MIN_SAMPLES samples on, ``channels-last`` (2x, no warm-up)
-# below that or where no compiler works. bf16 is never chosen automatically.
+# path that pays for itself: ``compile`` (3.3x fp32 eager through the whole pipeline, but 3 s
+# (warm inductor cache) to 60 s (cold) of compiling once per process) from
+# AUTO_COMPILE_MIN_SAMPLES samples on, ``channels-last`` (2x, no warm-up) below that or where
+# no compiler works. bf16 (64% of values in another bin) is never chosen automatically.
 DEFAULT_NUMERICS = NumericPath.AUTO
 AUTO_COMPILE_MIN_SAMPLES = 2000
 _PRECISION = {NumericPath.FP32: "fp32", NumericPath.CHANNELS_LAST: "fp32", NumericPath.COMPILE: "fp32", NumericPath.BF16: "bf16"}
@@ -148,6 +151,14 @@ def path_availability() -> dict[NumericPath, str | None]:
     }
 
 
+# oneDNN picks its kernels by batch size and thread count; measured here, batches of 16 or more
+# give bit-identical features with 1 and 2 threads, batches of 4 or 8 on one thread do not.
+# So the forward pass always sees exactly this many images (the caller's batch is split or
+# zero-padded): a sample's features depend neither on --batch-size nor on the thread count
+# (tests/perf pins both), and torch.compile compiles one shape per process.
+FORWARD_BATCH = 32
+
+
 @dataclass(frozen=True, eq=False)
 class PreparedProbe:
     """A probe ready to run on one numeric path: call it on a batch, get float32 features.
@@ -163,7 +174,15 @@ class PreparedProbe:
     fallback: str | None = None
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.forward(batch.contiguous(memory_format=self.memory_format))
+        """Features of ``batch``, computed in zero-padded chunks of exactly :data:`FORWARD_BATCH` images."""
+        n = batch.shape[0]
+        if n == FORWARD_BATCH:
+            return self.forward(batch.contiguous(memory_format=self.memory_format))
+        padded = torch.zeros((-(-n // FORWARD_BATCH) * FORWARD_BATCH, *batch.shape[1:]), dtype=batch.dtype)
+        padded = padded.contiguous(memory_format=self.memory_format)
+        padded[:n] = batch
+        chunks = [self.forward(padded[i : i + FORWARD_BATCH]) for i in range(0, padded.shape[0], FORWARD_BATCH)]
+        return torch.cat(chunks)[:n]
 
 
 def _eager(network: torch.nn.Module, channels_last: bool, bf16: bool) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -181,13 +200,13 @@ def _eager(network: torch.nn.Module, channels_last: bool, bf16: bool) -> Callabl
     return forward
 
 
-def prepare(network: torch.nn.Module, path: str | NumericPath | None = None, *, batch_shape: tuple[int, ...] | None = None) -> PreparedProbe:
+def prepare(network: torch.nn.Module, path: str | NumericPath | None = None, *, image_size: int = 224) -> PreparedProbe:
     """``network`` (left untouched) wrapped for ``path``.
 
-    ``compile`` is compiled and run once on zeros of ``batch_shape`` (the pipeline's
-    fixed batch shape) so that a missing or broken compiler shows here, where we
-    fall back cleanly, and not half-way through a run. ``bf16`` on a CPU without
-    native bf16 raises :class:`UsageError`.
+    ``compile`` is compiled and run once on zeros of the one input shape it will see
+    (:data:`FORWARD_BATCH` images of ``image_size``) so that a missing or broken compiler
+    shows here, where we fall back cleanly, and not half-way through a run. ``bf16`` on a
+    CPU without native bf16 raises :class:`UsageError`.
     """
     requested = resolve(path)  # "auto" without a run size means channels-last
     cl = torch.channels_last
@@ -204,9 +223,8 @@ def prepare(network: torch.nn.Module, path: str | NumericPath | None = None, *, 
         try:
             eager = _eager(network, True, False)
             compiled = torch.compile(eager.module, dynamic=False)  # type: ignore[attr-defined]
-            if batch_shape is not None:
-                with torch.inference_mode():
-                    compiled(torch.zeros(batch_shape).contiguous(memory_format=cl))
+            with torch.inference_mode():
+                compiled(torch.zeros(FORWARD_BATCH, 3, image_size, image_size).contiguous(memory_format=cl))
             return PreparedProbe(requested, requested, compiled, cl)
         except Exception as exc:  # noqa: BLE001 - any compiler failure falls back to eager
             why = f"torch.compile failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"

@@ -26,7 +26,7 @@ import torch
 from secfp.errors import BadInput, UnreadableImages, UsageError
 from secfp.fingerprint.histogram import Fingerprint
 from secfp.fingerprint.images import ImageRef, ScanReport, scan
-from secfp.fingerprint.numerics import ExactBinAccumulator, NumericPath, PreparedProbe, precision_class, prepare, resolve
+from secfp.fingerprint.numerics import FORWARD_BATCH, ExactBinAccumulator, NumericPath, PreparedProbe, precision_class, prepare, resolve
 from secfp.fingerprint.preprocess import PREPROCESSING, batches, prefetched
 from secfp.fingerprint.probe import get_probe, load_probe_network, resolve_weights_sha256
 from secfp.fingerprint.sampling import SamplePlan, plan_poisson, plan_with_replacement
@@ -84,9 +84,9 @@ def probe_network_for(spec: FingerprintSpec) -> torch.nn.Module:
 
 
 @functools.lru_cache(maxsize=8)
-def _prepared(probe: str, weights: str, weights_sha256: str, path: NumericPath, batch_size: int) -> PreparedProbe:
-    crop = PREPROCESSING["crop"]
-    return prepare(_network(probe, weights, weights_sha256), path, batch_shape=(batch_size, 3, crop, crop))
+def _prepared(network: torch.nn.Module, path: NumericPath) -> PreparedProbe:
+    # Keyed by the loaded network itself: whatever reloads (and re-verifies) the weights gets a new one.
+    return prepare(network, path, image_size=PREPROCESSING["crop"])
 
 
 def _check_precision(spec: FingerprintSpec, path: NumericPath) -> None:
@@ -102,10 +102,14 @@ def _check_precision(spec: FingerprintSpec, path: NumericPath) -> None:
 def prepared_probe(
     spec: FingerprintSpec, numerics: str | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE, samples: int | None = None
 ) -> PreparedProbe:
-    """The spec's probe on a numeric path (``auto`` resolved for ``samples``), prepared once per process and batch size."""
+    """The spec's probe on a numeric path (``auto`` resolved for ``samples``), prepared once per process.
+
+    ``batch_size`` is accepted for symmetry; the forward pass always runs on
+    :data:`~secfp.fingerprint.numerics.FORWARD_BATCH` images.
+    """
     path = resolve(numerics, samples=samples)
     _check_precision(spec, path)
-    return _prepared(spec.probe, spec.weights, spec.weights_sha256, path, batch_size)
+    return _prepared(probe_network_for(spec), path)
 
 
 def extract_features(
@@ -119,11 +123,14 @@ def extract_features(
 ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
     """Yield (sample ids, features) per batch; images that fail to decode go to ``failures``.
 
-    A plain module runs as given (fp32 eager on NCHW); a :class:`PreparedProbe`
-    gets its batches already in its memory layout.
+    A plain module runs as given (fp32 eager on NCHW, ``batch_size`` images at a time);
+    a :class:`PreparedProbe` gets its batches in its memory layout, ``batch_size``
+    rounded up to a multiple of :data:`~secfp.fingerprint.numerics.FORWARD_BATCH`.
     """
     failures = {} if failures is None else failures
-    fmt = network.memory_format if isinstance(network, PreparedProbe) else torch.contiguous_format
+    fmt = torch.contiguous_format
+    if isinstance(network, PreparedProbe):  # whole forward batches: no padded compute but the last
+        fmt, batch_size = network.memory_format, -(-batch_size // FORWARD_BATCH) * FORWARD_BATCH
     done = 0
     with torch.inference_mode():
         for ids, batch in prefetched(batches(refs, plan, batch_size, failures, memory_format=fmt)):
@@ -203,14 +210,14 @@ def fingerprint_paths(
         ))
         missing = samples - acc.n
         good = np.setdiff1d(good, np.fromiter(failures, dtype=np.int64, count=len(failures)))
-    return FingerprintRun(_fingerprint(spec, acc), report, _failed(report, failures), _used(spec, path, batch_size, runner))
+    return FingerprintRun(_fingerprint(spec, acc), report, _failed(report, failures), _used(spec, path, runner))
 
 
-def _used(spec: FingerprintSpec, path: NumericPath, batch_size: int, runner: ShardRunner | None) -> str:
+def _used(spec: FingerprintSpec, path: NumericPath, runner: ShardRunner | None) -> str:
     # The path this process actually ran (compile may have fallen back); remote runners report their own.
     if runner is not None:
-        return getattr(runner, "numerics_used", path.value)
-    return prepared_probe(spec, path.value, batch_size=batch_size).path.value
+        return getattr(runner, "numerics_used", "") or path.value
+    return prepared_probe(spec, path.value).path.value
 
 
 def fingerprint_poisson(
@@ -244,7 +251,7 @@ def fingerprint_poisson(
                                        on_progress=on_progress, numerics=path.value)
     if acc.n == 0:
         raise UnreadableImages(f"no decodable images in {', '.join(map(str, paths))}")
-    return FingerprintRun(_fingerprint(spec, acc), report, _failed(report, failures), _used(spec, path, batch_size, runner))
+    return FingerprintRun(_fingerprint(spec, acc), report, _failed(report, failures), _used(spec, path, runner))
 
 
 def calibrate_spec(

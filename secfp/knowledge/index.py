@@ -1,74 +1,70 @@
-"""SourceMatrix: exact top-k bKLD against a large pool, from a memory-mapped reduced-precision matrix.
+"""SourceMatrix: one-vs-N bKLD over a memory-mapped pool, with an exact top-k.
 
-Per source we store, for the bKLD identity of :mod:`secfp.knowledge.distances`
-(``bKLD(S -> T) = c_T - log q_S . v_T``):
+bKLD from source S to target T (:mod:`secfp.knowledge.distances`) is
+``c_T - sum_jb v_jb log q_jb``, and for every source ``distances.py`` builds ``log q`` as
+``h + (a constant per row)`` with ``h = counts * (a scale per row)`` (today: scale 1/n,
+constant ``-LSE_j(h) + noise offset``). Hence::
 
-* the **full rows** ``log q + log B`` (centred: near-uniform sources give values near 0;
-  every entry lies in [-1, 1] for noise-free counts), in float16 (or bfloat16). The ranking
-  is unchanged because the target vector ``v`` sums to a constant. Products accumulate in
-  fp32 within column tiles of 2,048 and in float64 across tiles;
-* **coarse rows** for each pyramid level ``G`` (bins merged into ``G`` groups per feature):
-  ``log(sum of q over the group) + log B - log(group size)``. By the data-processing
-  inequality, KL between the merged distributions is at most the KL between the full ones,
-  for every feature, so a level gives a rigorous *lower bound* on bKLD at ``G/B`` of the cost;
-* the **counts** themselves, so the final ranking uses the exact float64 formula
-  (:func:`~secfp.knowledge.distances.one_vs_many`, the reference the tests hold it to);
-* per source and level the largest rounding error of its stored row and the largest
-  stored magnitude, which give rigorous error bars ``e`` on every approximate distance
-  (quantisation ``qerr * sum(v)``, fp32 tile accumulation ``(gamma_2048 + u) * max|r| * sum(v)``).
+    bKLD(S -> T) = c_T + sum_j a_j K_Sj - sum_j s_Sj sum_b v_jb counts_Sjb,   a_j = sum_b v_jb,  K = h - log q
 
-:meth:`SourceMatrix.top_k` is a cascade: lower bounds of the cheapest level on all
-sources, then of finer levels on the survivors, then approximate full distances, then the
-exact formula on the few sources whose error bar reaches the k-th best upper bound. A
-source is dropped only when a lower bound exceeds the k-th smallest upper bound, so the
-result equals brute force (ties broken by name, as :func:`~secfp.knowledge.match.rank_sources`
-does). The cost depends on the pool: a pool where most sources are far from the query is
-pruned at the first level; docs/performance.md measures both kinds of pool.
+which gives the default storage, ``precision="counts"``: the **integer counts** (uint8/uint16
+when they fit, so 1-2 bytes per cell, exact) plus per source and feature ``K - log B``
+(float32) and the scale ``s``, both taken from ``distances.py``'s own functions and checked
+at build time (a source of another form is refused, never approximated). One query is one
+pass of fp32 matrix-vector products over the counts, in column tiles of whole features
+(about 2,000 cells; tile sums in float64); many queries are the same pass as matrix-matrix
+products. Only the products round, so the error bars are tiny.
+
+``precision="float16"`` / ``"bfloat16"`` store instead the centred rows ``log q + log B``
+(the ranking is unchanged because ``v`` has a fixed sum; entries lie in [-1, 1]) in 16
+bits, as issue 7 first proposed. docs/performance.md measures why this is not the default:
+bKLD between different sources differs by about 1e-5 near the top of a ranking (the source
+enters only through the small ``h``, the target's entropy dominates), and 16-bit rows carry
+errors of that size (bfloat16 much more).
+
+Every approximate distance comes with a rigorous error bar (storage rounding, fp32
+accumulation ``gamma_n``, float64 slack). :meth:`SourceMatrix.top_k` keeps every source
+whose lower end reaches the k-th smallest upper end and ranks those with the exact float64
+formula (:func:`~secfp.knowledge.distances.one_vs_many` on the stored counts), so the
+result equals brute force, ties broken by name as :func:`~secfp.knowledge.match.rank_sources`
+does. Coarse-grained lower bounds (merging bins; data-processing inequality) were measured
+too and prune nothing, for the same reason: see docs/performance.md.
 
 The file (:mod:`secfp.knowledge._index_file`) is memory-mapped, so a pool larger than RAM
-works: queries stream it in tiles. Not checked here: that the fingerprints came from
-verified statements (the pool's job); the index file is local state, like the pool.
+works (queries stream it in tiles; speed is then the disk's). Not checked here: that the
+fingerprints came from verified statements (the pool's job).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from scipy.special import rel_entr
 
 from secfp.errors import BadInput, IncompatibleFingerprints, UsageError
 from secfp.fingerprint.histogram import Fingerprint
 from secfp.knowledge import _index_file as fmt
-from secfp.knowledge.distances import feature_weights, one_vs_many, source_log_q, target_probabilities, target_terms
+from secfp.knowledge.distances import one_vs_many, source_log_q, source_logits, target_terms
 from secfp.knowledge.match import MatchResult
 
-__all__ = ["SourceMatrix", "QueryStats", "PRECISIONS", "default_levels"]
+__all__ = ["SourceMatrix", "PRECISIONS"]
 
-PRECISIONS = ("float16", "bfloat16")
+PRECISIONS = ("counts", "float16", "bfloat16")
 KIND = "secfp.source-matrix"
 FORMAT_VERSION = 1
-_TILE_COLS = 2048
 _U32 = 2.0**-24
-_GAMMA = _TILE_COLS * _U32 / (1 - _TILE_COLS * _U32)
-_SLACK = 1e-9  # float64 rounding of the target terms and of the sums across tiles, generously
+_TILE = 2048
+_ROWS = 256
+_SLACK = 1e-9  # float64 roundings (target terms, sums across tiles), generously
 
 
-def default_levels(bins: int) -> tuple[int, ...]:
-    """Coarse levels worth having: 2, 10 and 100 groups, each at most a fifth of the bins."""
-    return tuple(g for g in (2, 10, 100) if 5 * g <= bins)
+def _gamma(n: int) -> float:
+    return n * _U32 / (1 - n * _U32)
 
 
-def _groups(bins: int, groups: int) -> tuple[np.ndarray, np.ndarray]:
-    bounds = np.round(np.linspace(0, bins, groups + 1)).astype(np.int64)
-    return bounds[:-1], np.diff(bounds)
-
-
-def _encode(x: np.ndarray, precision: str) -> tuple[np.ndarray, np.ndarray]:
+def _encode16(x: np.ndarray, precision: str) -> tuple[np.ndarray, np.ndarray]:
     """(stored array, its exact float64 value) in float16 or bfloat16 (round to nearest even)."""
     if precision == "float16":
         stored = x.astype(np.float16)
@@ -78,26 +74,20 @@ def _encode(x: np.ndarray, precision: str) -> tuple[np.ndarray, np.ndarray]:
     return stored, (stored.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
 
 
-def _to_f32(block: np.ndarray, precision: str) -> torch.Tensor:
-    block = np.asarray(block)
-    if precision == "float16":
-        return torch.from_numpy(block).float()
-    return torch.from_numpy(block.view(np.int16)).view(torch.bfloat16).float()
+def _to_f32(block: np.ndarray, precision: str) -> np.ndarray:
+    """A tile of the stored matrix as float32 (exact for counts below 2**24 and for 16-bit floats)."""
+    if precision == "bfloat16":
+        wide = block.astype(np.uint32)
+        wide <<= 16
+        return wide.view(np.float32)
+    return block.astype(np.float32)
 
 
-@dataclass(frozen=True)
-class QueryStats:
-    """How much of the pool one top-k query touched: rows per stage and exact evaluations."""
-
-    rows: tuple[tuple[str, int], ...]
-    exact: int
-
-
-@dataclass(frozen=True)
-class _Terms:
-    v: torch.Tensor  # (cells, Q) float32
-    const: np.ndarray  # (Q,) float64
-    mass: np.ndarray  # (Q,) float64, sum of v
+def _counts_dtype(lo: int, hi: int) -> str:
+    for dtype in ("uint8", "uint16", "int16", "int32"):
+        if np.iinfo(dtype).min <= lo and hi <= np.iinfo(dtype).max:
+            return dtype
+    raise BadInput("counts too large for an index")
 
 
 class SourceMatrix:
@@ -106,11 +96,11 @@ class SourceMatrix:
     def __init__(self, *, header: dict, arrays: dict[str, np.ndarray], path: Path | None = None) -> None:
         self.spec_id: str = header["spec_id"]
         self.features, self.bins = int(header["features"]), int(header["bins"])
-        self.levels: tuple[int, ...] = tuple(header["levels"])
         self.precision: str = header["precision"]
         self.names: tuple[str, ...] = tuple(header["names"])
         self.path = path
         self._header, self._a = header, arrays
+        self.last_candidates: list[int] = []  # per query of the last top-k: how many needed the exact formula
         if self.precision not in PRECISIONS or len(set(self.names)) != len(self.names):
             raise BadInput("malformed source matrix: unknown precision or duplicate names")
 
@@ -119,45 +109,43 @@ class SourceMatrix:
     @classmethod
     def build(
         cls, names: Sequence[str], fingerprints: Iterable[Fingerprint], *, path: str | Path | None = None,
-        precision: str = "float16", levels: Sequence[int] | None = None, counts_dtype: str | None = None,
+        precision: str = "counts", counts_dtype: str | None = None,
     ) -> "SourceMatrix":
         """Index ``fingerprints`` (one per name, all of one spec); streamed into ``path`` if given.
 
-        ``counts_dtype`` defaults to uint16 when ``fingerprints`` is a sequence of noise-free
-        fingerprints with n < 65536, else int32. With ``path`` the matrix is written source by
-        source (nothing is held in memory) and returned memory-mapped.
+        ``counts_dtype`` defaults to the smallest integer type that holds every count when
+        ``fingerprints`` is a sequence, else int32. With ``path`` the matrix is written source
+        by source (nothing is held in memory), atomically, and returned memory-mapped.
         """
         names = [str(x) for x in names]
         if precision not in PRECISIONS:
-            raise UsageError(f"precision must be one of {PRECISIONS}")
+            raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}")
         if not names or len(set(names)) != len(names):
             raise BadInput("a source matrix needs at least one source and unique names")
         if counts_dtype is None:
-            fits = isinstance(fingerprints, Sequence) and all(not f.noisy and f.n < 65536 for f in fingerprints)
-            counts_dtype = "uint16" if fits else "int32"
+            if isinstance(fingerprints, Sequence) and len(fingerprints):
+                counts_dtype = _counts_dtype(min(int(f.counts.min()) for f in fingerprints), max(int(f.counts.max()) for f in fingerprints))
+            else:
+                counts_dtype = "int32"
         items = iter(fingerprints)
         first = next(items, None)
         if first is None:
             raise BadInput("no fingerprints to index")
-        m, b = first.shape
-        levels = tuple(sorted(set(default_levels(b) if levels is None else (int(g) for g in levels))))
-        if any(not 1 <= g < b for g in levels):
-            raise UsageError(f"coarse levels must lie in [1, {b})")
-        store = "uint16" if precision == "bfloat16" else "float16"
-        n_src, stages = len(names), len(levels) + 1
-        shapes = {f"level_{g}": ((n_src, m * g), store) for g in levels}
-        shapes.update(full=((n_src, m * b), store), counts=((n_src, m * b), counts_dtype), n=((n_src,), "int64"),
-                      noisy=((n_src,), "uint8"), qerr=((n_src, stages), "float64"), maxabs=((n_src, stages), "float64"))
+        (m, b), n_src = first.shape, len(names)
+        shapes = {"counts": ((n_src, m * b), counts_dtype), "lse": ((n_src, m), "float32"), "scale": ((n_src, m), "float64"),
+                  "n": ((n_src,), "int64"), "noisy": ((n_src,), "uint8"), "bound": ((n_src, 3), "float64")}
+        if precision != "counts":
+            shapes["rows"] = ((n_src, m * b), "uint16" if precision == "bfloat16" else "float16")
         specs, header_at = fmt.layout(shapes)
         header = {"v": FORMAT_VERSION, "kind": KIND, "spec_id": first.spec_id, "features": m, "bins": b,
-                  "levels": list(levels), "precision": precision, "names": names, "arrays": specs}
+                  "precision": precision, "names": names, "arrays": specs}
 
         def fill(arrays: dict[str, np.ndarray]) -> None:
             count = 0
-            for i, fp in enumerate(_chain(first, items)):
-                if i >= n_src:
+            for fp in _chain(first, items):
+                if count >= n_src:
                     raise BadInput("more fingerprints than names")
-                cls._fill_row(arrays, i, fp, header)
+                cls._fill_row(arrays, count, fp, header)
                 count += 1
             if count != n_src:
                 raise BadInput(f"{n_src} names but {count} fingerprints")
@@ -188,17 +176,28 @@ class SourceMatrix:
         info = np.iinfo(counts.dtype)
         if fp.counts.min() < info.min or fp.counts.max() > info.max:
             raise BadInput(f"counts of source {header['names'][i]!r} do not fit {counts.dtype}; build with counts_dtype='int32'")
-        log_q = source_log_q(fp).reshape(m, b)
-        rows = [(f"level_{g}", np.logaddexp.reduceat(log_q, _groups(b, g)[0], axis=1) - np.log(_groups(b, g)[1]))
-                for g in header["levels"]]
-        rows.append(("full", log_q))
-        for stage, (name, row) in enumerate(rows):
-            stored, exact = _encode(row.reshape(-1) + math.log(b), header["precision"])
-            arrays[name][i] = stored
-            arrays["qerr"][i, stage] = np.max(np.abs(exact - (row.reshape(-1) + math.log(b))))
-            arrays["maxabs"][i, stage] = np.max(np.abs(exact))
+        # log q = h + (a constant per row) and h = counts * (a scale per row), whatever distances.py
+        # normalises by; both are taken from its own functions and checked, not re-derived here.
+        h, log_q = source_logits(fp), source_log_q(fp).reshape(m, b)
         counts[i] = fp.counts.reshape(-1)
+        nonzero = fp.counts != 0
+        scale = np.full(m, 1.0 / fp.n)
+        rows = np.flatnonzero(nonzero.any(axis=1))
+        first = nonzero[rows].argmax(axis=1)
+        scale[rows] = h[rows, first] / fp.counts[rows, first]
+        shift = (h - log_q).mean(axis=1)
+        if not (np.allclose(h, fp.counts * scale[:, None], rtol=1e-12, atol=0) and np.allclose(h - log_q, shift[:, None], rtol=0, atol=1e-9)):
+            raise BadInput(f"source {header['names'][i]!r}: bKLD rows are not of the form counts * scale + constant")
+        arrays["lse"][i] = shift - math.log(b)
+        arrays["scale"][i] = scale
         arrays["n"][i], arrays["noisy"][i] = fp.n, fp.noisy
+        arrays["bound"][i, 0] = np.max(np.abs(h))
+        if "rows" in arrays:
+            centred = source_log_q(fp) + math.log(b)
+            stored, exact = _encode16(centred, header["precision"])
+            arrays["rows"][i] = stored
+            arrays["bound"][i, 1] = np.max(np.abs(exact - centred))
+            arrays["bound"][i, 2] = np.max(np.abs(exact))
 
     def save(self, path: str | Path) -> None:
         """Write the matrix to ``path`` (atomically: a complete file or none)."""
@@ -215,7 +214,7 @@ class SourceMatrix:
 
     @classmethod
     def load(cls, path: str | Path, *, mmap: bool = True) -> "SourceMatrix":
-        """Open a saved matrix; ``mmap=True`` maps it (copy-on-write, the file is never modified)."""
+        """Open a saved matrix; ``mmap=True`` maps it (copy-on-write: the file is never modified)."""
         header = fmt.read_header(path)
         if header.get("v") != FORMAT_VERSION or header.get("kind") != KIND:
             raise BadInput(f"{path} is not a version-{FORMAT_VERSION} secfp source matrix")
@@ -237,42 +236,54 @@ class SourceMatrix:
         if target.spec_id != self.spec_id or target.shape != (self.features, self.bins):
             raise IncompatibleFingerprints(f"fingerprints of different specs cannot be compared: {target.spec_id} vs {self.spec_id}")
 
-    def _terms(self, targets: Sequence[Fingerprint], variant: str, level: int | None) -> _Terms:
-        vs, consts, masses = [], [], []
+    def _scores(self, targets: Sequence[Fingerprint], variant: str) -> tuple[np.ndarray, np.ndarray]:
+        """(approximate distances, error bars), each (sources, queries), in one pass over the pool."""
+        terms = []
         for target in targets:
             self._check(target)
-            if level is None:
-                v, c = target_terms(target, variant=variant)
-                shift = np.full(v.shape, math.log(self.bins))
-            else:
-                starts, sizes = _groups(self.bins, level)
-                w = feature_weights(target, variant)
-                w = w / w.sum()
-                p = np.add.reduceat(target_probabilities(target), starts, axis=1)
-                v = (w[:, None] * p).reshape(-1)
-                c = float(np.dot(w, rel_entr(p, np.ones_like(p)).sum(axis=1)))
-                shift = np.tile(math.log(self.bins) - np.log(sizes), self.features)
-            vs.append(v)
-            consts.append(c + float(np.dot(v, shift)))
-            masses.append(float(v.sum()))
-        return _Terms(torch.from_numpy(np.stack(vs, axis=1).astype(np.float32)), np.array(consts), np.array(masses))
-
-    def _approx(self, stage: str, terms: _Terms, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """(distances or lower bounds, error bars), each (rows, Q): ``const - R v`` in tiles."""
-        arr = self._a[stage]
-        n, width = (arr.shape[0] if rows is None else len(rows)), arr.shape[1]
-        out = torch.zeros((n, terms.v.shape[1]), dtype=torch.float64)
-        step = int(min(1024, max(16, (1 << 23) // width)))
-        for r0 in range(0, n, step):
-            block = arr[r0 : r0 + step] if rows is None else arr[rows[r0 : r0 + step]]
-            acc = torch.zeros((block.shape[0], terms.v.shape[1]), dtype=torch.float64)
-            for c0 in range(0, width, _TILE_COLS):
-                acc += (_to_f32(block[:, c0 : c0 + _TILE_COLS], self.precision) @ terms.v[c0 : c0 + _TILE_COLS]).double()
-            out[r0 : r0 + step] = acc
-        k = self.levels.index(int(stage.split("_")[1])) if stage != "full" else len(self.levels)
-        qerr, maxabs = (self._a["qerr"][:, k], self._a["maxabs"][:, k]) if rows is None else (self._a["qerr"][rows, k], self._a["maxabs"][rows, k])
-        err = (np.asarray(qerr)[:, None] + (_GAMMA + _U32) * np.asarray(maxabs)[:, None]) * terms.mass[None, :] + _SLACK
-        return terms.const[None, :] - out.numpy(), err
+            terms.append(target_terms(target, variant=variant))
+        v = np.stack([t[0] for t in terms], axis=1)  # (cells, Q) float64
+        c = np.array([t[1] for t in terms])
+        mass = v.sum(axis=0)
+        m, b = self.features, self.bins
+        a = v.reshape(m, b, -1).sum(axis=1)  # (m, Q): sum_b v_jb
+        width = max(1, _TILE // b) * b  # whole features per tile
+        v32 = v.astype(np.float32)
+        stored = self._a["rows"] if self.precision != "counts" else self._a["counts"]
+        n_src, n_q = stored.shape[0], len(targets)
+        dot, lse_term, lse_err = np.zeros((n_src, n_q)), np.zeros((n_src, n_q)), np.zeros((n_src, n_q))
+        for r0 in range(0, n_src, _ROWS):
+            block = stored[r0 : r0 + _ROWS]
+            acc = np.zeros((block.shape[0], n_q))
+            inv_t = np.asarray(self._a["scale"][r0 : r0 + _ROWS])
+            uniform = self.precision != "counts" or bool(np.all(inv_t == inv_t[:, :1]))
+            for c0 in range(0, stored.shape[1], width):
+                tile = _to_f32(block[:, c0 : c0 + width], self.precision)
+                vt = v32[c0 : c0 + width]
+                if uniform:  # one product per tile: every row of each source has the same scale (1/n)
+                    acc += tile @ vt
+                else:  # rows with scales of their own: per-feature sums, each scaled
+                    f0, f1 = c0 // b, c0 // b + tile.shape[1] // b
+                    per_feature = np.einsum("rfb,fbq->rfq", tile.reshape(tile.shape[0], -1, b), vt.reshape(-1, b, n_q))
+                    acc += (per_feature.astype(np.float64) * inv_t[:, f0:f1, None]).sum(axis=1)
+            if uniform and self.precision == "counts":
+                acc *= inv_t[:, :1]
+            dot[r0 : r0 + block.shape[0]] = acc
+            if self.precision == "counts":
+                lse = np.asarray(self._a["lse"][r0 : r0 + _ROWS], dtype=np.float64)
+                lse_term[r0 : r0 + block.shape[0]] = lse @ a
+                lse_err[r0 : r0 + block.shape[0]] = _U32 * np.abs(lse) @ a  # float32 storage of LSE - log B
+        gamma = _gamma(width) + _U32
+        bound = np.asarray(self._a["bound"])
+        if self.precision == "counts":
+            dist = c[None, :] + lse_term + math.log(b) * a.sum(axis=0)[None, :] - dot
+            # Products of non-negative counts: the fp32 error is relative to the sum itself; noisy rows use |h| <= bound.
+            clean = np.asarray(self._a["noisy"]) == 0
+            err = np.where(clean[:, None], gamma * np.abs(dot) / (1 - gamma), gamma * bound[:, :1] * mass[None, :]) + lse_err
+        else:
+            dist = c[None, :] + math.log(b) * mass[None, :] - dot
+            err = (bound[:, 1:2] + gamma * bound[:, 2:3]) * mass[None, :]
+        return dist, err + _SLACK * (1 + np.abs(dist))
 
     def _exact(self, target: Fingerprint, rows: np.ndarray, variant: str) -> np.ndarray:
         m, b = self.features, self.bins
@@ -281,53 +292,37 @@ class SourceMatrix:
         return one_vs_many(target, sources, variant=variant)
 
     def distances(self, target: Fingerprint, variant: str = "small", *, exact: bool = False) -> np.ndarray:
-        """bKLD from every source to ``target``: one pass over the full rows (``exact``: from the counts)."""
+        """bKLD from every source to ``target``: one pass over the pool (``exact``: the float64 formula per source)."""
         if exact:
             self._check(target)
             return np.concatenate([self._exact(target, np.arange(i, min(i + 256, len(self))), variant) for i in range(0, len(self), 256)])
-        return self._approx("full", self._terms([target], variant, None), None)[0][:, 0]
+        return self._scores([target], variant)[0][:, 0]
 
     def distances_many(self, targets: Sequence[Fingerprint], variant: str = "small") -> np.ndarray:
-        """(queries, sources) bKLD: one matrix-matrix pass over the full rows."""
-        return self._approx("full", self._terms(targets, variant, None), None)[0].T
+        """(queries, sources) bKLD: one matrix-matrix pass over the pool."""
+        return self._scores(targets, variant)[0].T
 
-    def top_k(self, target: Fingerprint, k: int = 10, variant: str = "small", *, exact_rerank: bool = True,
-              return_stats: bool = False) -> list[MatchResult] | tuple[list[MatchResult], QueryStats]:
-        """The ``k`` sources closest to ``target`` by bKLD, equal to brute force (see the module docstring)."""
+    def top_k(self, target: Fingerprint, k: int = 10, variant: str = "small", *, exact_rerank: bool = True) -> list[MatchResult]:
+        """The ``k`` sources closest to ``target``, equal to brute force with ``exact_rerank``."""
+        return self.top_k_many([target], k, variant, exact_rerank=exact_rerank)[0]
+
+    def top_k_many(self, targets: Sequence[Fingerprint], k: int = 10, variant: str = "small", *,
+                   exact_rerank: bool = True) -> list[list[MatchResult]]:
+        """:meth:`top_k` for several queries, sharing one matrix-matrix pass."""
         if k < 1:
             raise UsageError("k must be at least 1")
-        full = self._terms([target], variant, None)
-        alive = np.arange(len(self))
-        known: dict[int, tuple[float, float]] = {}  # source -> (approximate distance, error bar)
-        rows_seen: list[tuple[str, int]] = []
-
-        def evaluate(rows: np.ndarray) -> float:
-            new = np.array(sorted(set(rows.tolist()) - known.keys()), dtype=np.int64)
-            if new.size:
-                d, e = self._approx("full", full, new)
-                known.update(zip(new.tolist(), zip(d[:, 0].tolist(), e[:, 0].tolist())))
-            uppers = sorted(d + e for d, e in known.values())
-            return uppers[k - 1] if len(uppers) >= k else math.inf
-
-        tau = math.inf
-        for g in self.levels:
-            rows_seen.append((f"level_{g}", int(alive.size)))
-            lb, err = self._approx(f"level_{g}", self._terms([target], variant, g), alive)
-            lb = lb[:, 0] - err[:, 0]
-            tau = evaluate(alive[np.argsort(lb, kind="stable")[: 2 * k]])
-            alive = alive[lb <= tau]
-        rows_seen.append(("full", int(alive.size)))
-        tau = evaluate(alive)
-        candidates = np.array(sorted(i for i, (d, e) in known.items() if d - e <= tau), dtype=np.int64)
-        if exact_rerank:
-            scores = self._exact(target, candidates, variant)
-        else:
-            scores = np.array([known[i][0] for i in candidates.tolist()])
-        order = sorted(range(len(candidates)), key=lambda j: (float(scores[j]), self.names[candidates[j]]))[:k]
-        results = [MatchResult(self.names[candidates[j]], float(scores[j]), r + 1) for r, j in enumerate(order)]
-        if return_stats:
-            return results, QueryStats(tuple(rows_seen), int(candidates.size) if exact_rerank else 0)
-        return results
+        dist, err = self._scores(targets, variant)
+        self.last_candidates = []
+        out = []
+        for q, target in enumerate(targets):
+            upper = np.sort(dist[:, q] + err[:, q])
+            tau = upper[min(k, len(upper)) - 1]
+            candidates = np.flatnonzero(dist[:, q] - err[:, q] <= tau)
+            scores = self._exact(target, candidates, variant) if exact_rerank else dist[candidates, q]
+            self.last_candidates.append(int(candidates.size))
+            order = sorted(range(len(candidates)), key=lambda j: (float(scores[j]), self.names[candidates[j]]))[:k]
+            out.append([MatchResult(self.names[candidates[j]], float(scores[j]), r + 1) for r, j in enumerate(order)])
+        return out
 
 
 def _chain(first: Fingerprint, rest: Iterable[Fingerprint]) -> Iterable[Fingerprint]:
