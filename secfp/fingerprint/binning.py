@@ -48,8 +48,12 @@ class BinAccumulator:
             return
         flat = (bin_indices(features, self.spec, edges=self._edges) + self._offsets).reshape(-1)
         self.counts += torch.bincount(flat, minlength=self.counts.numel())
-        self.feature_sum += features.to(torch.float64).sum(dim=0)
+        self._add_to_sum(features)
         self.n += int(features.shape[0])
+
+    def _add_to_sum(self, features: torch.Tensor) -> None:
+        """Running feature sum (float64); subclasses may keep it exactly instead."""
+        self.feature_sum += features.to(torch.float64).sum(dim=0)
 
     def counts_matrix(self) -> np.ndarray:
         return self.counts.reshape(self.spec.num_features, self.spec.bins).numpy().copy()

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from secfp.errors import UsageError
-from secfp.fingerprint.binning import BinAccumulator, bin_indices
+from secfp.fingerprint.binning import BinAccumulator
 from secfp.fingerprint.spec import FingerprintSpec
 
 __all__ = [
@@ -315,15 +315,8 @@ class ExactBinAccumulator(BinAccumulator):
         if torch.count_nonzero(torch.as_tensor(value)):
             raise AttributeError("feature_sum is derived from the exact sum; use add() or merge()")
 
-    def add(self, features: torch.Tensor) -> None:
-        if features.ndim != 2 or features.shape[1] != self.spec.num_features:
-            raise ValueError(f"features of shape {tuple(features.shape)} do not fit spec with {self.spec.num_features} features")
-        if features.shape[0] == 0:
-            return
-        flat = (bin_indices(features, self.spec, edges=self._edges) + self._offsets).reshape(-1)
-        self.counts += torch.bincount(flat, minlength=self.counts.numel())
+    def _add_to_sum(self, features: torch.Tensor) -> None:
         self.exact.add(features)
-        self.n += int(features.shape[0])
 
     def merge(self, other: "ExactBinAccumulator") -> None:
         """Add another shard's counts and sums (exact: the order of merges does not matter)."""
