@@ -231,8 +231,12 @@ def fingerprint_poisson(
     on_progress: Progress | None = None,
     numerics: str | None = None,
     runner: ShardRunner | None = None,
+    report: ScanReport | None = None,
 ) -> FingerprintRun:
     """Fingerprint for a DP release: each image is included at most once, independently with ``sample_rate``.
+
+    ``report`` is the scan of ``paths`` when the caller already has it (the export
+    path needs the image count to choose the rate), so headers are read only once.
 
     Poisson sampling bounds every image's contribution to one count per feature
     (the sensitivity the DP calibration assumes) and gives privacy amplification
@@ -240,7 +244,8 @@ def fingerprint_poisson(
     export path seeds it from the OS CSPRNG. Images that fail to decode are
     dropped, which depends only on each image itself.
     """
-    report = scan(paths, nifti_axis=nifti_axis)
+    if report is None:
+        report = scan(paths, nifti_axis=nifti_axis)
     plan = plan_poisson(len(report.refs), rate=sample_rate, rng=rng)
     if len(plan) == 0:
         raise BadInput(f"Poisson sampling at rate {sample_rate} selected no image out of {len(report.refs)}: raise --sample-rate")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from secfp.errors import PolicyViolation, UsageError
+from secfp.errors import UsageError
 from secfp.exchange import IdentityCard, PrivateIdentity, SealedBundle, export_bundle
 from secfp.fingerprint.histogram import Fingerprint, load_fingerprint
 from secfp.fingerprint.spec import FingerprintSpec
@@ -163,11 +163,13 @@ def prepare_export(
     else:
         from secfp.fingerprint.images import scan
 
-        source_images = len(scan([str(p) for p in inputs]).refs)
+        report = scan([str(p) for p in inputs])
+        source_images = len(report.refs)
         rate = dp.sample_rate if dp.sample_rate is not None else min(1.0, samples / source_images)
         # The Poisson sample must be secret for amplification by subsampling to hold.
         rng = np.random.default_rng(secrets.randbits(128))
-        run = fingerprint_poisson([str(p) for p in inputs], spec=spec, sample_rate=rate, rng=rng, on_progress=on_progress)
+        run = fingerprint_poisson([str(p) for p in inputs], spec=spec, sample_rate=rate, rng=rng,
+                                  on_progress=on_progress, report=report)
         sampled = run.fingerprint.n
         released, ledger = privatize(run.fingerprint, epsilon=dp.epsilon, delta=dp.delta, sample_rate=rate, spec=spec)
         card = _dp_card(card, fp=released, sample_rate=rate)
