@@ -96,7 +96,9 @@ class DaskRunner:
 
         acc = ExactBinAccumulator(spec)
         shards = split_plan(plan, self.shard_size or self._shard_size(len(plan), batch_size))
-        [spec_future] = self.client.scatter([spec], broadcast=True)
+        # hash=False: a fresh key per call. With content-hashed keys a second run of the same spec
+        # reused the first run's key while the scheduler was releasing it ("lost dependencies").
+        [spec_future] = self.client.scatter([spec], broadcast=True, hash=False)
         futures, sizes, images_of = [], {}, {}
         for ids in shards:
             images, local = np.unique(plan.image_index[ids], return_inverse=True)
