@@ -38,7 +38,7 @@ Matching rules. All rules score the same noisy draws, and all agree exactly with
 matcher on noise-free fingerprints (checked at start-up). The target side (rows clipped at 0,
 then normalised) is the shipped one unless said otherwise:
 
-``shipped``           ``secfp.knowledge.distances`` as installed (it reports which rule it equals).
+``shipped``           ``secfp.matching.bkld`` as installed (it reports which rule it equals).
 ``row-totals``        source rows divided by their own noisy totals, not clipped: the rule
                       distances.py shipped when this benchmark was written.
 ``clip-both``         sources clipped and normalised like targets.
@@ -84,8 +84,8 @@ from secfp.fingerprint.images import scan
 from secfp.fingerprint.pipeline import extract_features, probe_network_for
 from secfp.fingerprint.sampling import SamplePlan, plan_poisson
 from secfp.fingerprint.spec import FingerprintSpec, load_spec
-from secfp.knowledge.distances import one_vs_many, source_log_q, target_terms
-from secfp.knowledge.match import rank_sources
+from secfp.matching.bkld import one_vs_many, source_log_q, target_terms
+from secfp.matching.ranking import rank_sources
 from secfp.privacy import SeededNoiseWarning, calibrate, privatize
 from secfp.sample_tasks import build_sample_tasks
 

@@ -39,7 +39,7 @@ from secfp.fingerprint.numerics import ExactBinAccumulator, NumericPath, path_av
 from secfp.fingerprint.pipeline import extract_features, probe_network_for
 from secfp.fingerprint.sampling import plan_with_replacement
 from secfp.fingerprint.spec import load_spec
-from secfp.knowledge.distances import bkld
+from secfp.matching.bkld import bkld
 from secfp.sample_tasks import build_sample_tasks
 
 PATHS = [NumericPath.FP32, NumericPath.CHANNELS_LAST, NumericPath.COMPILE, NumericPath.BF16]

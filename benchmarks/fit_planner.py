@@ -1,13 +1,13 @@
 """Fit the transfer planner's weights on the study's measured outcomes, with honest cross-validation.
 
-Run:  python benchmarks/fit_planner.py [--data ../shared/data/paper-transfer-dev]
+Run:  python benchmarks/fit_planner.py [--data tests/data/paper-transfer-dev]
 
 What it does (and why):
 
 * Data: the development split of Godau et al. (arXiv 2412.08763), shrunk-target protocol
   (``outcomes/*_800.csv``: 4 scenarios x {BA, AUROC}), seeds averaged first. 28 targets
   is little data, so the model is small: score = -bKLD + w_size*size + w_cls*classes +
-  w_kw*keywords (see :mod:`secfp.knowledge.planner`), similarity weight fixed to 1,
+  w_kw*keywords (see :mod:`secfp.planning.planner`), similarity weight fixed to 1,
   three weights on a coarse grid, one set of weights for all scenarios.
 * Objective, fixed before looking at results: mean over (scenario, metric, target) of
   the mean percentile rank of the top-3 suggestions plus the weighted Kendall tau. Both
@@ -19,7 +19,7 @@ What it does (and why):
   other folds only; the out-of-fold rankings are scored with the benchmark's metrics.
   The same is done for per-scenario weights, to decide between shared and per-scenario.
 * The final constants are the fit on all 28 targets; they are what
-  ``secfp.knowledge.planner.FITTED_WEIGHTS`` must hold (the script checks and says so).
+  ``secfp.planning.planner.FITTED_WEIGHTS`` must hold (the script checks and says so).
 
 Everything printed is computed here; nothing is copied from elsewhere.
 """
@@ -36,10 +36,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from secfp.knowledge.metrics import METRICS, percentile_ranks, random_metrics, ranking_metrics  # noqa: E402
-from secfp.knowledge.planner import FITTED_WEIGHTS, PlannerWeights  # noqa: E402
-from secfp.knowledge.selectors import PLANNER, SIZE_ONLY, rank_sources  # noqa: E402
-from secfp.knowledge.transfer_data import SCENARIOS, load_transfer_study, valid_sources  # noqa: E402
+from secfp.evaluation.metrics import METRICS, percentile_ranks, random_metrics, ranking_metrics  # noqa: E402
+from secfp.planning.planner import FITTED_WEIGHTS, PlannerWeights  # noqa: E402
+from secfp.evaluation.selectors import PLANNER, SIZE_ONLY, rank_sources  # noqa: E402
+from secfp.evaluation.study import SCENARIOS, load_transfer_study, valid_sources  # noqa: E402
 
 GRID_SIZE = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
 GRID_CLASSES = (-0.2, -0.1, 0.0, 0.1, 0.2, 0.5)
@@ -97,7 +97,7 @@ def table(rows):
 
 
 def main() -> None:
-    default = os.environ.get("SECFP_TRANSFER_DATA", str(Path(__file__).resolve().parents[1] / ".." / "shared" /
+    default = os.environ.get("SECFP_TRANSFER_DATA", str(Path(__file__).resolve().parents[1] / "tests" /
                                                          "data" / "paper-transfer-dev"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=default)
@@ -164,7 +164,7 @@ def main() -> None:
           {s: (w.size, w.classes, w.keywords) for s, w in final_scen.items()})
     print(f"\nFINAL (shared, all 28 targets): {final}")
     status = "matches" if final == FITTED_WEIGHTS else "DIFFERS FROM"
-    print(f"secfp.knowledge.planner.FITTED_WEIGHTS {status} this fit: {FITTED_WEIGHTS}")
+    print(f"secfp.planning.planner.FITTED_WEIGHTS {status} this fit: {FITTED_WEIGHTS}")
 
 
 if __name__ == "__main__":

@@ -36,8 +36,8 @@ import numpy as np
 import torch
 
 from secfp.fingerprint.histogram import Fingerprint
-from secfp.knowledge.distances import bkld, source_log_q, target_terms
-from secfp.knowledge.index import SourceMatrix
+from secfp.matching.bkld import bkld, source_log_q, target_terms
+from secfp.matching.engine import SourceMatrix
 
 SPEC_ID = "b" * 64
 FAMILY_SIZE = 20

@@ -19,6 +19,10 @@ from secfp.sample_tasks import package_file
 # Tests never reach for the network: a missing checkpoint must fail fast.
 os.environ["SECFP_OFFLINE"] = "1"
 
+# The transfer study's development split (Godau et al.; MIT licence in the folder), vendored so a
+# clone anywhere runs the suite.
+STUDY_DEV_PATH = Path(__file__).resolve().parent / "data" / "paper-transfer-dev"
+
 SPLIT_SAMPLES = 200
 SPLIT_SEED = 1
 
@@ -70,3 +74,12 @@ def task_fingerprints(sample_tasks, default_spec, torch_home):
         for name, folders in sample_tasks.items()
         for half, folder in zip("ab", folders)
     }
+
+
+@pytest.fixture(scope="session")
+def real_study():
+    """The study's published development split (``tests/data/paper-transfer-dev``), loaded once."""
+    from secfp.evaluation.study import load_transfer_study
+
+    override = os.environ.get("SECFP_TRANSFER_DATA")
+    return load_transfer_study(Path(override) if override else STUDY_DEV_PATH)

@@ -59,12 +59,12 @@ def _register_commands() -> None:
         exchange_cmds,
         fingerprint_cmds,
         governance_cmds,
-        knowledge_cmds,
+        bench_cmds,
         pool_cmds,
         privacy_cmds,
     )
 
-    for module in (fingerprint_cmds, exchange_cmds, privacy_cmds, governance_cmds, pool_cmds, knowledge_cmds):
+    for module in (fingerprint_cmds, exchange_cmds, privacy_cmds, governance_cmds, pool_cmds, bench_cmds):
         module.register(app)
 
 

@@ -193,7 +193,7 @@ def export(
     from secfp.exchange import load_identity, secfp_home
     from secfp.fingerprint.spec import load_spec
     from secfp.governance import default_actor
-    from secfp.knowledge.card import load_card as load_task_card
+    from secfp.cards.task_card import load_card as load_task_card
     from secfp.privacy import BudgetStore
     from secfp.workflows.export import DPRequest, prepare_export, release
 

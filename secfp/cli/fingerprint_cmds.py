@@ -147,7 +147,7 @@ def match(
     if html is not None:
         from secfp._io import atomic_write_text
         from secfp.report import build_report, render_html
-        from secfp.knowledge.match import MatchResult
+        from secfp.matching.ranking import MatchResult
 
         ranking = [MatchResult(r["source"], r["distance"], r["rank"]) for r in rows]
         report = build_report(query_name=str(query), query_fp=target.fingerprint, ranking=ranking,
@@ -168,7 +168,7 @@ def match(
 
 
 def _rank_files(loader, target, sources: list[Path], *, variant: str, top: int | None):
-    from secfp.knowledge.match import rank_sources
+    from secfp.matching.ranking import rank_sources
 
     loaded = {str(s): loader.load(s) for s in sources}
     results = rank_sources(target.fingerprint, [(name, x.fingerprint) for name, x in loaded.items()], variant=variant, top=top)
@@ -178,7 +178,7 @@ def _rank_files(loader, target, sources: list[Path], *, variant: str, top: int |
 
 def _rank_pool(pool: Path, target, *, key, trust, policy, audit_log, variant: str, top: int | None, now):
     from secfp.cli.pool_cmds import pool_receiver
-    from secfp.knowledge.pool import rank_pool
+    from secfp.pool.store import rank_pool
 
     receiver = pool_receiver(key=key, trust=trust, policy=policy, audit_log=audit_log, now=now)
     ranking = rank_pool(pool, target.fingerprint, receiver=receiver, now=now, variant=variant, top=top)
@@ -281,7 +281,7 @@ def demo(
     from secfp.fingerprint.histogram import save_fingerprint
     from secfp.fingerprint.pipeline import fingerprint_paths
     from secfp.fingerprint.spec import load_spec
-    from secfp.knowledge.match import rank_sources
+    from secfp.matching.ranking import rank_sources
     from secfp.sample_tasks import SAMPLE_TASKS, build_sample_tasks
 
     the_spec = load_spec(spec)

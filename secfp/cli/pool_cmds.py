@@ -1,6 +1,6 @@
 """Commands of the knowledge pool: ``pool add|list|show|remove`` and ``plan``.
 
-Thin: each command parses its options, calls :mod:`secfp.knowledge.pool` and renders.
+Thin: each command parses its options, calls :mod:`secfp.pool.store` and renders.
 ``--json`` prints exactly one JSON document on stdout. Results (per-bundle outcomes,
 tables, the plan) go to stdout; notes for humans go to stderr. Text that came from a
 bundle is printed without rich markup, so an issuer's ``[bold]`` stays literal.
@@ -98,7 +98,7 @@ def pool_receiver(*, key: Path | None, trust: Path | None, policy: Path | None, 
 
 
 def _open(pool: Path, *, create: bool = False) -> Any:
-    from secfp.knowledge.pool import Pool
+    from secfp.pool.store import Pool
 
     store = Pool.open(pool, create=create)
     r = store.reconciled
@@ -275,9 +275,9 @@ def plan(
 ) -> None:
     """Which pooled tasks to learn from, per transfer scenario, with what to take and why."""
     from secfp.cli._inputs import InputLoader
-    from secfp.knowledge.card import TaskCard, load_card
-    from secfp.knowledge.pool import DEFAULT_PURPOSE, plan_from_ranking
-    from secfp.knowledge._pool_use import receiver_purpose
+    from secfp.cards.task_card import TaskCard, load_card
+    from secfp.pool.store import DEFAULT_PURPOSE, plan_from_ranking
+    from secfp.pool._use import receiver_purpose
 
     now = _now()
     receiver = pool_receiver(key=key, trust=trust, policy=policy, audit_log=audit_log, now=now)

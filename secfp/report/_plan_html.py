@@ -1,6 +1,6 @@
 """The transfer plan section: per scenario, the suggested sources with score terms and 'why'.
 
-Reads the plan as JSON (:meth:`secfp.knowledge.planner.TransferPlan.to_json`) and is
+Reads the plan as JSON (:meth:`secfp.planning.planner.TransferPlan.to_json`) and is
 defensive about its shape: a report loaded from a file may hold anything, and a missing
 or odd field shows as a dash rather than breaking the page.
 """
@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from secfp.knowledge.planner import SCENARIOS
+from secfp.planning.planner import SCENARIOS
 from secfp.report import _escape as e
 
 __all__ = ["plan_section"]

@@ -1,9 +1,9 @@
 """What a report says: the query, the ranked sources with their provenance, and the plan.
 
 :func:`build_report` gathers the values the renderers need from a ranking
-(:class:`secfp.knowledge.match.MatchResult`), the verified statements that came with
+(:class:`secfp.matching.ranking.MatchResult`), the verified statements that came with
 the sources (:class:`secfp.exchange.VerifiedStatement`, or None for an unsigned
-fingerprint file) and an optional :class:`secfp.knowledge.planner.TransferPlan`.
+fingerprint file) and an optional :class:`secfp.planning.planner.TransferPlan`.
 It is pure: no I/O, and the clock is a parameter.
 
 Everything copied from a statement (issuer, card, privacy ledger, policy) was signed

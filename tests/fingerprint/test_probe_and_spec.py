@@ -15,7 +15,7 @@ from secfp.fingerprint.probe import PROBES, checkpoint_path, import_weights, loa
 from secfp.fingerprint.images import scan
 from secfp.fingerprint.sampling import plan_with_replacement
 from secfp.fingerprint.spec import load_spec, save_spec, shipped_spec_names
-from secfp.knowledge.distances import bkld
+from secfp.matching.bkld import bkld
 from tests.conftest import mobilenet_checkpoint
 
 

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from secfp.errors import IncompatibleFingerprints, UsageError
 from secfp.fingerprint.histogram import Fingerprint
-from secfp.knowledge.distances import bkld, one_vs_many
-from secfp.knowledge.match import rank_sources
+from secfp.matching.bkld import bkld, one_vs_many
+from secfp.matching.ranking import rank_sources
 
 
 def _by_hand(target: Fingerprint, source: Fingerprint, variant: str) -> float:

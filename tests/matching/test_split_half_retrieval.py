@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from secfp.knowledge.match import rank_sources
+from secfp.matching.ranking import rank_sources
 from secfp.sample_tasks import SAMPLE_TASKS
 
 

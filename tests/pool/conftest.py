@@ -21,7 +21,7 @@ from secfp_peers import NOW, PeerSimulator, identity, make_fingerprint  # noqa: 
 
 from secfp.exchange import TrustStore, seal_bundle  # noqa: E402
 from secfp.governance import read_log  # noqa: E402
-from secfp.knowledge.pool import Pool  # noqa: E402
+from secfp.pool.store import Pool  # noqa: E402
 from secfp.privacy import PrivacyLedger  # noqa: E402
 from secfp.workflows.receive import Receiver  # noqa: E402
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import snapshot
 
-from secfp.knowledge import pool as pool_module
-from secfp.knowledge.pool import Pool
+from secfp.pool import store as pool_module
+from secfp.pool.store import Pool
 
 
 def _files(pool: Pool) -> list[str]:
@@ -38,7 +38,7 @@ KILL_SCRIPT = textwrap.dedent("""
     sys.path[:0] = [{tests!r}, {exchange!r}]
     from conftest import World
     from secfp_peers import PeerSimulator
-    from secfp.knowledge import pool as pool_module
+    from secfp.pool import store as pool_module
 
     def killed(con, entry):
         os._exit(137)  # the process dies between the file writes and the index transaction

@@ -6,9 +6,9 @@ import pytest
 from conftest import card, make_fingerprint
 
 from secfp.governance import Purpose
-from secfp.knowledge.card import TaskCard
-from secfp.knowledge.planner import TransferPlan
-from secfp.knowledge.pool import DEFAULT_PURPOSE, cotraining_data_use_rule, plan_from_ranking
+from secfp.cards.task_card import TaskCard
+from secfp.planning.planner import TransferPlan
+from secfp.pool.store import DEFAULT_PURPOSE, cotraining_data_use_rule, plan_from_ranking
 
 DUA = {"id": "export-1", "digest": "ab" * 32}
 
@@ -54,7 +54,7 @@ def test_plan_excludes_cotraining_when_data_use_terms_forbid_our_purpose(world):
 
 
 def test_data_use_rule_leaves_other_scenarios_and_code_less_sources_alone():
-    from secfp.knowledge.planner import Candidate
+    from secfp.planning.planner import Candidate
 
     candidate = Candidate("s1", 0.1, TaskCard(name="t"))
     rule = cotraining_data_use_rule({"s1": ("GRU", "GSO")}, DEFAULT_PURPOSE)

@@ -10,8 +10,8 @@ from conftest import card, make_fingerprint, trust_without
 
 from secfp.errors import IncompatibleFingerprints, UsageError
 from secfp.fingerprint.histogram import Fingerprint
-from secfp.knowledge.match import rank_sources
-from secfp.knowledge.pool import Pool, rank_pool
+from secfp.matching.ranking import rank_sources
+from secfp.pool.store import Pool, rank_pool
 
 
 def _stacked_ids(pool: Pool, spec_id: str) -> set[str] | None:

@@ -20,7 +20,7 @@ import pytest
 
 import secfp.privacy.release as release_module
 from secfp.fingerprint.histogram import Fingerprint
-from secfp.knowledge.match import rank_sources
+from secfp.matching.ranking import rank_sources
 from secfp.privacy import SeededNoiseWarning, calibrate, privatize
 
 DELTA = 1e-6

@@ -4,7 +4,7 @@ Nothing is mocked. The fingerprints come from the sample tasks (medical images t
 inside pydicom-data and scikit-image) with 16 samples each, which keeps a test run to
 seconds; the statements are real bundles sealed by ``alice``/``carol`` and opened by
 ``bob`` with :func:`secfp.exchange.open_bundle`; the plan is
-:func:`secfp.knowledge.planner.plan_transfer` on the verified cards.
+:func:`secfp.planning.planner.plan_transfer` on the verified cards.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from secfp_peers import NOW, identity  # noqa: E402
 
 from secfp.exchange import TrustStore, VerifiedStatement, open_bundle, seal_bundle  # noqa: E402
 from secfp.fingerprint.histogram import Fingerprint  # noqa: E402
-from secfp.knowledge.card import TaskCard  # noqa: E402
-from secfp.knowledge.match import MatchResult, rank_sources  # noqa: E402
-from secfp.knowledge.planner import Candidate, TransferPlan, plan_transfer  # noqa: E402
+from secfp.cards.task_card import TaskCard  # noqa: E402
+from secfp.matching.ranking import MatchResult, rank_sources  # noqa: E402
+from secfp.planning.planner import Candidate, TransferPlan, plan_transfer  # noqa: E402
 
 SCRIPT_NAME = "<script>alert(1)</script> ultrasound"
 POLICY_DIGEST = "d1" * 32

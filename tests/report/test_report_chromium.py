@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from report_helpers import DOM, SCRIPT_NAME
 
-from secfp.knowledge.planner import SCENARIOS
+from secfp.planning.planner import SCENARIOS
 from secfp.report import save_html
 
 TIMEOUT_S = 60

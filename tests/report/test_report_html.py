@@ -8,8 +8,8 @@ from dataclasses import replace
 import numpy as np
 from report_helpers import DOM, NOW, SCRIPT_NAME, seal_and_open
 
-from secfp.knowledge.match import MatchResult
-from secfp.knowledge.planner import SCENARIOS
+from secfp.matching.ranking import MatchResult
+from secfp.planning.planner import SCENARIOS
 from secfp.report import build_report, render_html, save_html
 from secfp.report.html import CSP
 

@@ -10,7 +10,7 @@ import pytest
 from report_helpers import NOW, SCRIPT_NAME
 
 from secfp.errors import BadInput, UsageError
-from secfp.knowledge.match import MatchResult
+from secfp.matching.ranking import MatchResult
 from secfp.report import QueryInfo, Report, SourceRow, build_report
 
 

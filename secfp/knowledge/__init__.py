@@ -1,1 +1,0 @@
-"""secfp.knowledge."""
