@@ -1,0 +1,100 @@
+"""A real CNCF Distribution registry (Debian's ``docker-registry``) on a free loopback port, with htpasswd auth."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import bcrypt
+
+CONFIG = """version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:{port}
+  secret: test-only-secret
+auth:
+  htpasswd:
+    realm: secfp-test
+    path: {htpasswd}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningRegistry:
+    host: str
+    port: int
+    root: Path
+    users: dict[str, str]
+    process: subprocess.Popen
+
+    @property
+    def registry(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def ref(self, path: str) -> str:
+        return f"oci://{self.registry}/{path}"
+
+    def blob_path(self, digest: str) -> Path:
+        """Where Distribution's filesystem driver keeps a blob's bytes."""
+        hexdigest = digest.split(":", 1)[1]
+        return self.root / "docker/registry/v2/blobs/sha256" / hexdigest[:2] / hexdigest / "data"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_registry(folder: Path, users: dict[str, str], *, binary: str = "docker-registry") -> RunningRegistry:
+    """Start the registry and wait (at most 20 s) until it answers on /v2/."""
+    folder.mkdir(parents=True, exist_ok=True)
+    htpasswd = folder / "htpasswd"
+    htpasswd.write_text("".join(f"{u}:{bcrypt.hashpw(p.encode(), bcrypt.gensalt(rounds=4)).decode()}\n"
+                                for u, p in users.items()))
+    root = folder / "storage"
+    for _ in range(5):
+        port = free_port()
+        config = folder / "config.yml"
+        config.write_text(CONFIG.format(root=root, port=port, htpasswd=htpasswd))
+        log = (folder / "registry.log").open("ab")
+        process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log,
+                                   stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:
+                    return RunningRegistry("127.0.0.1", port, root, dict(users), process)
+            except OSError:
+                time.sleep(0.05)
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
+    raise RuntimeError(f"docker-registry did not start; see {folder / 'registry.log'}")
