@@ -64,7 +64,9 @@ def _register_commands() -> None:
         privacy_cmds,
     )
 
-    for module in (fingerprint_cmds, exchange_cmds, privacy_cmds, governance_cmds, pool_cmds, bench_cmds):
+    from secfp.cli import cloud_cmds  # noqa: E402 - publish, and `pool sync` on the pool group
+
+    for module in (fingerprint_cmds, exchange_cmds, privacy_cmds, governance_cmds, pool_cmds, bench_cmds, cloud_cmds):
         module.register(app)
 
 
