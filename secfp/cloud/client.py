@@ -127,9 +127,10 @@ class RegistryClient(oras.provider.Registry):
         adapter = _TimeoutAdapter((CONNECT_TIMEOUT_S, connection.read_timeout_s))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        # The SDK's token requests go through this session too: no redirects, no proxies or
+        # The SDK's token requests go through this session too: few redirects (requests drops the
+        # Authorization header on a redirect to another host), no proxies or
         # .netrc credentials from the environment for a registry named on the command line.
-        self.session.max_redirects = 0
+        self.session.max_redirects = MAX_REDIRECTS
         self.session.trust_env = False
         self._authorization: str | None = None
         if connection.credentials is not None:
