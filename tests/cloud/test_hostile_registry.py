@@ -198,3 +198,25 @@ def test_bearer_realm_over_plain_http_on_another_host_is_refused(cloud, hostile,
         401, b"", headers={"WWW-Authenticate": 'Bearer realm="http://198.51.100.7/token",service="x"'})
     result = cloud.sync(hostile.ref(REPO), "--username", "bob", env={"SECFP_REGISTRY_PASSWORD": "pw"})
     assert result.exit_code == 3 and "token realm" in result.stderr
+
+
+def test_sync_broken_off_resumes_without_fetching_twice(cloud, hostile, served):
+    # Resumability: the first artifact arrives, the second fails; the next run takes only the second.
+    data, sync = served
+    other = cloud.bundle("chest-ct-2", issuer="alice", fp="mr").read_bytes()
+    hostile.serve_artifact(REPO, "t1", manifest=manifest_for(data), blob=data)
+    hostile.serve_artifact("consortium/carol", "t2", manifest=manifest_for(other))  # blob missing: 404
+    hostile.routes["/v2/_catalog"] = lambda h: h.send(
+        200, json.dumps({"repositories": [REPO, "consortium/carol", "elsewhere/x"]}).encode(),
+        content_type="application/json")
+    result, doc = sync(hostile.ref("consortium"))
+    assert result.exit_code == 3
+    assert doc["counts"] == {"added": 1, "present": 0, "seen": 0, "refused": 1}
+    assert not hostile.asked("elsewhere")
+    hostile.routes[f"/v2/consortium/carol/blobs/{digest(other)}"] = lambda h: h.send(200, other)
+    hostile.requests.clear()
+    result, doc = sync(hostile.ref("consortium"))
+    assert result.exit_code == 0, result.output
+    assert doc["counts"] == {"added": 1, "present": 0, "seen": 1, "refused": 0}
+    assert not hostile.asked(f"/blobs/{digest(data)}")
+    assert len(cloud.pooled()) == 2

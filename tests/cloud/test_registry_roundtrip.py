@@ -163,3 +163,31 @@ def test_public_bundle_annotations_show_only_what_the_file_shows(cloud, registry
     assert set(annotations) == {"dev.secfp.bundle.sealed", "dev.secfp.bundle.id", "dev.secfp.bundle.spec-id",
                                 "dev.secfp.bundle.issuer-signing-key-id", "dev.secfp.bundle.expires"}
     assert b"brain-mr" not in manifest
+
+
+def test_credentials_from_a_docker_credential_helper(cloud, registry, tmp_path, monkeypatch):
+    # The credential-helper protocol: `docker-credential-NAME get` reads the registry on stdin, prints JSON.
+    _publish_two_institutions(cloud, registry)
+    helpers = tmp_path / "helpers"
+    helpers.mkdir()
+    helper = helpers / "docker-credential-secfptest"
+    helper.write_text("#!/bin/sh\nread host\n"
+                      f"[ \"$host\" = \"{registry.registry}\" ] || exit 1\n"
+                      f"printf '{{\"Username\": \"bob\", \"Secret\": \"{PASSWORDS['bob']}\"}}'\n")
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helpers}:{__import__('os').environ['PATH']}")
+    docker = tmp_path / "docker-helper"
+    docker.mkdir()
+    (docker / "config.json").write_text(json.dumps({"credHelpers": {registry.registry: "secfptest"}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker))
+    result = cloud.sync(registry.ref("consortium/carol"), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["counts"]["added"] == 1
+
+
+def test_sync_of_one_tagged_artifact_takes_only_that_one(cloud, registry):
+    pushed = _publish_two_institutions(cloud, registry)
+    cloud.docker_login(registry, "bob")
+    result = cloud.sync(registry.ref(f"consortium/alice:{pushed['tag']}"), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["counts"] == {"added": 1, "present": 0, "seen": 0, "refused": 0}
