@@ -22,17 +22,13 @@ from typer.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hostile_registry import HostileRegistry  # noqa: E402
-from registry_server import RunningRegistry, start_registry  # noqa: E402
+from registry_server import PASSWORDS, RunningRegistry, start_registry  # noqa: E402
 
 from secfp.exchange import generate_identity, save_identity, seal_bundle, trust_add  # noqa: E402
 from secfp.governance import read_log  # noqa: E402
 from secfp.privacy import PrivacyLedger  # noqa: E402
 
 NOW = datetime.now(timezone.utc)
-PASSWORDS = {"alice": "alice-registry-pw", "carol": "carol-registry-pw", "bob": "bob-registry-pw"}
-
-requires_registry = pytest.mark.skipif(shutil.which("docker-registry") is None,
-                                       reason="Debian's docker-registry is not installed (.ci/run installs it)")
 
 
 def card(name: str, *, modality: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import time
@@ -11,6 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
+import pytest
+
+#: One registry account per institution (test-only passwords).
+PASSWORDS = {"alice": "alice-registry-pw", "carol": "carol-registry-pw", "bob": "bob-registry-pw"}
+
+requires_registry = pytest.mark.skipif(shutil.which("docker-registry") is None,
+                                       reason="Debian's docker-registry is not installed (.ci/run installs it)")
 
 CONFIG = """version: 0.1
 log:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import PASSWORDS, requires_registry
+from registry_server import PASSWORDS, requires_registry
 
 from secfp.cloud.state import SEEN_FILE
 
