@@ -57,8 +57,9 @@ def _client(reference: str, *, username: str | None, password_env: str, ca_file:
 
 
 def publish(
-    bundles: Annotated[list[Path], typer.Argument(metavar="BUNDLE...", help="Bundle files to publish.", show_default=False)],
-    reference: Annotated[str, typer.Argument(metavar="REFERENCE", help="oci://HOST\\[:PORT]/NAMESPACE/NAME\\[:TAG] (tag: default the bundle id).")],
+    bundles: Annotated[list[Path], typer.Argument(metavar="BUNDLE...", help="Bundle files to publish.")],
+    reference: Annotated[str, typer.Argument(
+        metavar="REFERENCE", help="oci://HOST\\[:PORT]/NAMESPACE/NAME\\[:TAG] (tag: default the bundle id).")],
     username: UsernameOption = None,
     password_env: PasswordEnvOption = "SECFP_REGISTRY_PASSWORD",
     ca_file: CAFileOption = None,
@@ -82,7 +83,8 @@ def publish(
 
 
 def pool_sync(
-    reference: Annotated[str, typer.Argument(metavar="REFERENCE", help="oci://HOST\\[:PORT]/NAMESPACE\\[/NAME]\\[:TAG] to take bundles from.")],
+    reference: Annotated[str, typer.Argument(
+        metavar="REFERENCE", help="oci://HOST\\[:PORT]/NAMESPACE\\[/NAME]\\[:TAG] to take bundles from.")],
     pool: PoolOption,
     key: KeyOption = None,
     trust: TrustOption = None,

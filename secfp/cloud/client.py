@@ -15,8 +15,8 @@ request five times with back-off and follows redirects anywhere. Every request:
    helpers), and a ``Bearer`` challenge through the SDK's token flow;
 4. on 401 after that, or 403, raises :class:`RegistryRefused`.
 
-Reads are capped before and while they happen (:meth:`read_capped`): a declared
-``Content-Length`` over the cap is refused before the body is read, a body longer
+Reads are capped before and while they happen (:meth:`read_capped`): a compressed
+body, or a declared ``Content-Length`` over the cap, is refused before it is read, a body longer
 than the cap is cut off at cap + 1 bytes, and a download that outlives its deadline
 is abandoned. This module checks transport only; what an artifact must look like is
 :mod:`secfp.cloud.artifact`'s job, and what a bundle is worth is the receive workflow's.
@@ -240,6 +240,11 @@ class RegistryClient(oras.provider.Registry):
             if response.status_code != 200:
                 raise RegistryError(f"registry {self.connection.ref.registry}: {what} not available "
                                     f"(HTTP {response.status_code})")
+            encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                # Digests name the stored bytes; a compressed body could also expand past the cap.
+                raise RegistryError(f"registry {self.connection.ref.registry}: {what} came with content encoding "
+                                    f"{encoding[:20]!r}; only identity is accepted")
             declared = response.headers.get("Content-Length")
             if declared is not None and (not declared.isdigit() or int(declared) > cap):
                 raise RegistryError(f"registry {self.connection.ref.registry}: {what} is announced as {declared} "

@@ -220,3 +220,29 @@ def test_sync_broken_off_resumes_without_fetching_twice(cloud, hostile, served):
     assert doc["counts"] == {"added": 1, "present": 0, "seen": 1, "refused": 0}
     assert not hostile.asked(f"/blobs/{digest(data)}")
     assert len(cloud.pooled()) == 2
+
+
+def test_compressed_layer_is_refused_unread(cloud, hostile, served):
+    # Decompression bomb: a few bytes on the wire that would expand past any cap.
+    data, sync = served
+    hostile.serve_artifact(REPO, "t1", manifest=manifest_for(data))
+    hostile.routes[f"/v2/{REPO}/blobs/{digest(data)}"] = lambda h: h.send(
+        200, b"\x1f\x8b" + b"\0" * 20, headers={"Content-Encoding": "gzip"})
+    result, doc = sync()
+    assert result.exit_code == 3
+    _refused_and_audited(cloud, doc, "content encoding 'gzip'")
+
+
+def test_unreachable_registry_fails_at_once_and_is_audited(cloud, served):
+    # No retry storm: a closed port is one refusal (exit 3), not minutes of back-off.
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    result = cloud.sync(f"oci://127.0.0.1:{port}/consortium")
+    assert result.exit_code == 3 and "unreachable" in result.stderr
+    assert time.monotonic() - started < 10
+    assert [e.outcome for e in cloud.audit_events("pool-sync")] == ["failed"]
