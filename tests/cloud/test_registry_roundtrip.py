@@ -191,3 +191,40 @@ def test_sync_of_one_tagged_artifact_takes_only_that_one(cloud, registry):
     result = cloud.sync(registry.ref(f"consortium/alice:{pushed['tag']}"), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["counts"] == {"added": 1, "present": 0, "seen": 0, "refused": 0}
+
+
+IMPORT_POLICY = """
+[policy]
+id = "cloud-import"
+version = 1
+valid_from = 2020-01-01
+valid_until = 2100-01-01
+
+[import]
+allow_any_issuer = true
+dp_required = true
+max_epsilon = 8.0
+max_age_days = 365
+accept_any_spec = true
+
+[import.purpose]
+research_area = "biomedical"
+methods_development = true
+commercial = false
+for_profit_organisation = false
+ethics_approval = true
+"""
+
+
+def test_import_policy_refuses_synced_bundles_with_exit_5_and_remembers_nothing(cloud, registry):
+    # The newcomer's policy requires DP; the published bundles have none.
+    _publish_two_institutions(cloud, registry)
+    cloud.docker_login(registry, "bob")
+    policy = cloud.tmp / "import.toml"
+    policy.write_text(IMPORT_POLICY)
+    result = cloud.sync(registry.ref("consortium"), "--policy", policy, "--json")
+    assert result.exit_code == 5, result.output
+    assert json.loads(result.stdout)["counts"]["refused"] == 2
+    assert cloud.pooled() == [] and not (cloud.pool / SEEN_FILE).exists()
+    refused = cloud.audit_events("pool-add")
+    assert [e.outcome for e in refused] == ["refused", "refused"] and refused[0].policy_id == "cloud-import"
