@@ -226,21 +226,16 @@ class SourceMatrix:
     def _dot(self, cells: np.ndarray, v: np.ndarray, *, exact: bool, cols: np.ndarray | None = None) -> np.ndarray:
         """(Q, sources) sum_z v_z counts[z] over the touched cells; float32 blocks, or float64 with ``exact``."""
         counts = self._a["counts"]
-        n_cols = counts.shape[1] if cols is None else len(cols)
-        acc = np.zeros((v.shape[1], n_cols))
         work = np.float64 if exact else np.float32
         vt = np.ascontiguousarray(v.T.astype(work))
-        raw = np.empty((_BLOCK, counts.shape[1]), dtype=counts.dtype)
-        buf = np.empty((_BLOCK, n_cols), dtype=work)
-        for z0 in range(0, len(cells), _BLOCK):
-            idx = cells[z0 : z0 + _BLOCK]
-            r = len(idx)
-            if cols is None:
-                np.take(counts, idx, axis=0, out=raw[:r])
-                np.copyto(buf[:r], raw[:r], casting="unsafe")
-            else:
-                buf[:r] = counts[np.ix_(idx, cols)]
-            acc += vt[:, z0 : z0 + r] @ buf[:r]
+        if cols is not None:  # a few columns (the re-rank): one gather of exactly the touched cells
+            return vt.astype(np.float64) @ counts[np.ix_(cells, cols)].astype(np.float64)
+        acc = np.zeros((v.shape[1], counts.shape[1]))
+        buf = np.empty((_BLOCK, counts.shape[1]), dtype=work)
+        for k0, k1 in _runs(cells, _BLOCK):  # consecutive touched cells are one slice of the file
+            r = k1 - k0
+            np.copyto(buf[:r], counts[cells[k0] : cells[k0] + r], casting="unsafe")
+            acc += vt[:, k0:k1] @ buf[:r]
         return acc
 
     def _distances(self, targets: Sequence[Fingerprint], variant: str, *, exact: bool,
@@ -302,6 +297,15 @@ class SourceMatrix:
         if top is not None and top < len(self):
             return self.top_k(target, top, variant)
         return ordered(list(self.names), self.distances(target, variant, exact=True), top=top)
+
+
+def _runs(cells: np.ndarray, limit: int) -> list[tuple[int, int]]:
+    """Positions [k0, k1) in ``cells`` of runs of consecutive cell numbers, at most ``limit`` long."""
+    breaks = np.flatnonzero(np.diff(cells) != 1) + 1
+    out = []
+    for k0, k1 in zip(np.r_[0, breaks], np.r_[breaks, len(cells)]):
+        out += [(int(a), int(min(a + limit, k1))) for a in range(int(k0), int(k1), limit)]
+    return out
 
 
 def _chain(first: Fingerprint, rest: Iterable[Fingerprint]) -> Iterable[Fingerprint]:
