@@ -35,14 +35,6 @@ class SamplePlan:
     def subset(self, mask_or_index: np.ndarray) -> "SamplePlan":
         return SamplePlan(self.image_index[mask_or_index], self.crop_uv[mask_or_index], self.flip[mask_or_index])
 
-    @staticmethod
-    def concat(plans: list["SamplePlan"]) -> "SamplePlan":
-        return SamplePlan(
-            np.concatenate([p.image_index for p in plans]),
-            np.concatenate([p.crop_uv for p in plans]),
-            np.concatenate([p.flip for p in plans]),
-        )
-
 
 def _augment(rng: np.random.Generator, image_index: np.ndarray) -> SamplePlan:
     n = image_index.shape[0]

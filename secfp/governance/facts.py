@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from secfp.errors import PolicyViolation
+from secfp.mechanisms import Mechanism
 
 __all__ = [
     "DP_MECHANISMS",
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 #: Mechanisms a privacy ledger may name; only ``discrete_gaussian`` counts as DP.
-DP_MECHANISMS: tuple[str, ...] = ("discrete_gaussian", "none")
+DP_MECHANISMS: tuple[str, ...] = tuple(m.value for m in Mechanism)
 
 _KEY_ID = re.compile(r"^[0-9a-f]{64}$")
 

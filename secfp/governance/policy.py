@@ -71,9 +71,6 @@ class Policy:
     export: ExportRules | None
     import_: ImportRules | None
 
-    def in_force(self, now: _dt.datetime) -> bool:
-        return self.valid_from <= now < self.valid_until
-
     def to_json(self) -> dict:
         return {
             "v": 1,

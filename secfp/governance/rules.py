@@ -38,6 +38,7 @@ from secfp.governance.export_rules import (
 from secfp.governance.facts import ExportRequest, ImportFacts, Verdict
 from secfp.governance.import_rules import ByIssuer, DataUseCompatible, IssuerListed, MaxAge, SpecAccepted
 from secfp.governance.policy import Policy
+from secfp.mechanisms import Mechanism
 
 __all__ = [
     "Rule",
@@ -61,7 +62,7 @@ __all__ = [
     "evaluate_import",
 ]
 
-_DP = "discrete_gaussian"
+_DP = Mechanism.DISCRETE_GAUSSIAN.value
 
 
 class Rule(Protocol):

@@ -12,9 +12,9 @@ are stored *bin-major* (one row per cell, one column per source), so a query rea
 rows of the cells where its own fingerprint is non-zero, each a contiguous run over all
 sources.
 
-A query is one pass: the touched rows in blocks of :data:`_BLOCK`, converted to float32
-(exact for counts below 2**24) and multiplied with the target's ``v`` in float32 (BLAS), the
-blocks summed in float64. Every such distance carries a rigorous error bar (float32
+A query is one pass: the blocks of consecutive cells (16 to 128, about 512 KiB each) that
+hold a touched cell, converted to float32 (exact for counts below 2**24) and multiplied
+with the target's ``v`` in float32 (BLAS), the blocks summed in float64. Every such distance carries a rigorous error bar (float32
 products and sums over a block, ``v`` rounded to float32, float64 slack). :meth:`top_k`
 keeps every source whose lower end reaches the k-th smallest upper end and computes those
 with the float64 formula from the same stored counts, so its answer equals brute force
@@ -45,7 +45,8 @@ __all__ = ["SourceMatrix"]
 KIND = "secfp.source-matrix"
 FORMAT_VERSION = 2
 _U32 = 2.0**-24
-_BLOCK = 16  # touched cells per float32 product: the converted block (16 x N float32) stays in cache
+_BLOCK = 16  # cells per float32 product at least (large pools): the converted block stays in cache
+_MAX_BLOCK = 128  # and at most (small pools: fewer, larger products)
 _STREAM = 256  # sources buffered while building, so each cell row is written in runs
 _SLACK = 1e-9  # float64 roundings (target terms, logsumexp terms, sums across blocks), generously
 
@@ -230,12 +231,16 @@ class SourceMatrix:
         vt = np.ascontiguousarray(v.T.astype(work))
         if cols is not None:  # a few columns (the re-rank): one gather of exactly the touched cells
             return vt.astype(np.float64) @ counts[np.ix_(cells, cols)].astype(np.float64)
-        acc = np.zeros((v.shape[1], counts.shape[1]))
-        buf = np.empty((_BLOCK, counts.shape[1]), dtype=work)
-        for k0, k1 in _runs(cells, _BLOCK):  # consecutive touched cells are one slice of the file
-            r = k1 - k0
-            np.copyto(buf[:r], counts[cells[k0] : cells[k0] + r], casting="unsafe")
-            acc += vt[:, k0:k1] @ buf[:r]
+        n_cols, total = counts.shape[1], counts.shape[0]
+        acc = np.zeros((v.shape[1], n_cols))
+        rows = _rows_per_block(n_cols)
+        full = np.zeros((total, v.shape[1]), dtype=work)  # v on every cell (0 where the query is 0)
+        full[cells] = v
+        buf = np.empty((rows, n_cols), dtype=work)
+        for w in np.unique(cells // rows):  # only blocks holding a touched cell; each one slice of the file
+            z0, z1 = int(w) * rows, min(int(w) * rows + rows, total)
+            np.copyto(buf[: z1 - z0], counts[z0:z1], casting="unsafe")
+            acc += full[z0:z1].T @ buf[: z1 - z0]
         return acc
 
     def _distances(self, targets: Sequence[Fingerprint], variant: str, *, exact: bool,
@@ -249,7 +254,7 @@ class SourceMatrix:
         dist = c[:, None] + a.T @ lse - dot * inv_n[None, :]
         if exact:
             return dist, np.zeros_like(dist)
-        gamma = _gamma(_BLOCK) + 2 * _U32
+        gamma = _gamma(_rows_per_block(self._a["counts"].shape[1])) + 2 * _U32  # float32 sums of one block
         mass = v.sum(axis=0)
         clean = np.asarray(self._a["noisy"][sel]) == 0
         absmax = np.asarray(self._a["absmax"][sel])
@@ -299,13 +304,9 @@ class SourceMatrix:
         return ordered(list(self.names), self.distances(target, variant, exact=True), top=top)
 
 
-def _runs(cells: np.ndarray, limit: int) -> list[tuple[int, int]]:
-    """Positions [k0, k1) in ``cells`` of runs of consecutive cell numbers, at most ``limit`` long."""
-    breaks = np.flatnonzero(np.diff(cells) != 1) + 1
-    out = []
-    for k0, k1 in zip(np.r_[0, breaks], np.r_[breaks, len(cells)]):
-        out += [(int(a), int(min(a + limit, k1))) for a in range(int(k0), int(k1), limit)]
-    return out
+def _rows_per_block(n_cols: int) -> int:
+    """Cells per product: about 512 KiB of float32 per block (cache-sized), 16 to :data:`_MAX_BLOCK` cells."""
+    return int(min(_MAX_BLOCK, max(_BLOCK, (1 << 17) // max(1, n_cols))))
 
 
 def _chain(first: Fingerprint, rest: Iterable[Fingerprint]) -> Iterable[Fingerprint]:

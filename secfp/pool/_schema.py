@@ -24,6 +24,7 @@ from secfp.cards import _fields as _card_fields
 from secfp.cards.task_card import TaskCard
 from secfp.errors import BadInput
 from secfp.governance import Party
+from secfp.mechanisms import Mechanism
 
 if TYPE_CHECKING:
     from secfp.workflows.receive import ReceivedBundle
@@ -132,7 +133,7 @@ class PoolEntry:
 
     @property
     def privacy_mechanism(self) -> str:
-        mechanism = self.privacy.get("mechanism", "none")
+        mechanism = self.privacy.get("mechanism", Mechanism.NONE.value)
         return mechanism if isinstance(mechanism, str) else "unknown"
 
     @property

@@ -32,6 +32,7 @@ from secfp.errors import BadInput, PolicyViolation, SecfpError, VerificationErro
 from secfp.exchange import PrivateIdentity, ReplayStore, TrustStore, VerifiedStatement, open_bundle
 from secfp.fingerprint.histogram import Fingerprint
 from secfp.governance import AuditEvent, ImportFacts, Party, Policy, append_event, evaluate_import
+from secfp.mechanisms import Mechanism
 from secfp.privacy import PrivacyLedger, verify_ledger
 
 __all__ = ["Receiver", "ReceivedBundle", "PolicyRef", "import_facts", "check_privacy_claim"]
@@ -126,7 +127,7 @@ def _verified_ledger(ledger: PrivacyLedger) -> PrivacyLedger:
 
 def check_privacy_claim(statement: VerifiedStatement) -> PrivacyLedger:
     """Parse the signed privacy ledger and re-derive its epsilon; VerificationError if it under-declares."""
-    if statement.privacy == {"mechanism": "none"}:
+    if statement.privacy == {"mechanism": Mechanism.NONE}:
         # The minimal explicit non-DP claim (what exchange writes when given no ledger).
         return PrivacyLedger.none(spec_id=statement.fingerprint.spec_id)
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from secfp._io import BUNDLE_ID, canonical_json, format_utc, strict_json_loads
@@ -158,6 +158,3 @@ def exact_fields(obj: Any, expected: set[str], *, what: str, error: type[Excepti
         raise error(f"{what} fields are wrong: unexpected {extra}, missing {missing}")
     return obj
 
-
-def positive_duration(value: timedelta) -> bool:
-    return isinstance(value, timedelta) and value > timedelta(0)
