@@ -230,7 +230,7 @@ class SourceMatrix:
         work = np.float64 if exact else np.float32
         vt = np.ascontiguousarray(v.T.astype(work))
         if cols is not None:  # a few columns (the re-rank): one gather of exactly the touched cells
-            return vt.astype(np.float64) @ counts[np.ix_(cells, cols)].astype(np.float64)
+            return vt.astype(np.float64) @ np.take(counts, cols, axis=1)[cells].astype(np.float64)
         n_cols, total = counts.shape[1], counts.shape[0]
         acc = np.zeros((v.shape[1], n_cols))
         rows = _rows_per_block(n_cols)
