@@ -27,10 +27,16 @@ BUNDLE_ID = re.compile(r"\A[0-9a-f]{32}\Z")
 SECFP_HOME_ENV = "SECFP_HOME"
 
 
-def format_utc(when: datetime) -> str:
-    """``2025-06-01T12:00:00Z``: ``when`` (timezone-aware) in UTC, to the second."""
+def format_utc(when: datetime, *, precise: bool = False) -> str:
+    """``2025-06-01T12:00:00Z``: ``when`` (timezone-aware) in UTC, to the second.
+
+    ``precise`` keeps a non-zero sub-second part (``...12:00:00.250000Z``), for records
+    whose times are not rounded (policy facts).
+    """
     if not isinstance(when, datetime) or when.tzinfo is None or when.utcoffset() is None:
         raise ValueError("times must be timezone-aware datetimes")
+    if precise:
+        return when.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
     return when.astimezone(timezone.utc).strftime(TIME_FORMAT)
 
 

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from secfp._io import format_utc
 from secfp.errors import PolicyViolation
 from secfp.mechanisms import Mechanism
 
@@ -57,7 +58,7 @@ def _aware(value: _dt.datetime, name: str) -> _dt.datetime:
 
 
 def _iso(value: _dt.datetime) -> str:
-    return value.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z")
+    return format_utc(value, precise=True)
 
 
 def _parse_iso(value: Any, name: str) -> _dt.datetime:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from secfp._io import format_utc
 from secfp.governance.duo import Purpose
 from secfp.governance.export_rules import (
     CardFieldsAllowed,
@@ -72,7 +73,7 @@ class Rule(Protocol):
 
 
 def _iso(value: _dt.datetime) -> str:
-    return value.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z")
+    return format_utc(value, precise=True)
 
 
 @dataclass(frozen=True)
