@@ -4,7 +4,7 @@ All randomness is drawn up front from one seeded generator, so a fingerprint is
 a pure function of (images, spec, seed), however the work is later batched,
 threaded or sharded. The paper samples n images with replacement and applies a
 random crop and horizontal flip to each (Godau et al., Sec. 3); the DP path uses
-Poisson sampling at a public rate instead (privacy amplification, issue 4).
+Poisson sampling at a public rate instead (privacy amplification by sampling).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Following sigstore's ``VerificationPolicy`` (STYLE.md section 1), a policy compi
 objects such as ``AllOf([MinSourceImages(500), DPRequired(...), ...])``. Each rule has
 one method, ``reasons(facts) -> tuple[str, ...]``, which returns every objection (an
 empty tuple means no objection). Rules return reasons rather than raising so that a
-refusal can list every broken rule at once (issue 5: "lists every reason, not only the
-first"); :meth:`Verdict.raise_if_refused` turns them into one ``PolicyViolation``.
+refusal can list every broken rule at once, not only the first;
+:meth:`Verdict.raise_if_refused` turns them into one ``PolicyViolation``.
 
 Deny by default: ``AllOf([])`` objects, a policy without an ``[export]`` table refuses
 every export, and an issuer that is not listed is refused unless the policy says
