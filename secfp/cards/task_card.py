@@ -1,4 +1,4 @@
-"""The task card: what a task is, and what its owner offers to others (issue 6).
+"""The task card: what a task is, and what its owner offers to others.
 
 A card describes a task (name, modality, body region, label type, number of classes,
 image count or its differentially private estimate) and the knowledge offered for the
@@ -128,7 +128,7 @@ class Cotraining:
     """Whether the task's data may be shared for joint training, under which terms, with whom.
 
     ``data_shareable = false`` is an answer, not a missing field: the planner then never
-    suggests co-training with this task (issue 6, "respecting data-use terms").
+    suggests co-training with this task (data-use terms are respected).
     """
 
     data_shareable: bool

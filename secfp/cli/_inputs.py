@@ -107,7 +107,7 @@ class InputLoader:
 
         if parse_bundle(data).sealed is not None and receiver.identity is None:
             raise UsageError(f"{path} is sealed to named recipients: give our private key (--key) to open it")
-        statement = receiver.receive(data, now=datetime.now(timezone.utc), label=str(path), event="read")
+        statement = receiver.receive(data, now=datetime.now(timezone.utc), label=str(path), event="read").statement
         return LoadedInput(Path(path), statement.fingerprint, statement)
 
 

@@ -1,4 +1,4 @@
-"""``secfp bench transfer``: how well do source selectors pick what to transfer? (issue 6)
+"""``secfp bench transfer``: how well do source selectors pick what to transfer?
 
 Thin: parse the options, load the study folder, run :func:`run_transfer_bench`, render.
 ``--json`` prints exactly one JSON document on stdout and changes nothing else;

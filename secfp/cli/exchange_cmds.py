@@ -270,7 +270,7 @@ def verify(
     receiver = Receiver(identity=identity, trust_store=trusted, audit_log=_audit_log(audit_log, the_policy),
                         actor=default_actor(), import_policy=the_policy)
     store = ReplayStore(replay_store or default_replay_dir())
-    verified = receiver.receive(data, now=now, label=str(bundle), replay_store=store, record=not no_record)
+    verified = receiver.receive(data, now=now, label=str(bundle), replay_store=store, record=not no_record).statement
     checks = list(verified.checks)
     fp = verified.fingerprint
     report = verified.to_json(include_fingerprint=False)

@@ -121,36 +121,31 @@ def match(
     from datetime import datetime, timezone
 
     from secfp.cli._inputs import InputLoader
-    from secfp.governance import AuditEvent, append_event, default_actor, load_policy, resolve_audit_log
+    from secfp.cli.pool_cmds import pool_receiver
+    from secfp.workflows import use
 
     if not sources and pool is None:
         raise UsageError("give SOURCE files to rank, or --pool DIR")
     if sources and pool is not None:
         raise UsageError("give SOURCE files or --pool DIR, not both")
     now = datetime.now(timezone.utc)
-    the_policy = load_policy(policy, now=now) if policy is not None else None
-    log = resolve_audit_log(audit_log, the_policy.audit_log if the_policy is not None else None)
-    loader = InputLoader(key=key, trust=trust, policy=the_policy, audit_log=log)
+    receiver, unlock = pool_receiver(key=key if pool is not None else None, trust=trust, policy=policy,
+                                     audit_log=audit_log, now=now)
+    loader = InputLoader(key=key, trust=trust, policy=receiver.import_policy, audit_log=receiver.audit_log)
     target = loader.load(query)
     if pool is not None:
-        rows, statements = _rank_pool(pool, target, key=key, trust=trust, policy=policy, audit_log=audit_log,
-                                      variant=variant, top=top, now=now)
+        ranking = use.rank_pool(pool, str(query), target.fingerprint, receiver=receiver, now=now, variant=variant,
+                                top=top, key=unlock)
+        rows, statements, results = use.pool_match_rows(ranking), ranking.statements(), list(ranking.matches)
     else:
-        rows, statements = _rank_files(loader, target, sources or [], variant=variant, top=top)
-    append_event(log, AuditEvent(
-        event="match", outcome="ok", actor=default_actor(),
-        policy_id=the_policy.id if the_policy is not None else None,
-        policy_digest=the_policy.digest if the_policy is not None else None,
-        details={"query": str(query), "variant": variant, "pool": str(pool) if pool else None,
-                 "results": [{k: r.get(k) for k in ("source", "rank", "distance", "bundle_id")} for r in rows]},
-    ), now=now)
+        files = use.rank_files(str(query), target, {str(s): loader.load(s) for s in sources or []},
+                               receiver=receiver, now=now, variant=variant, top=top)
+        rows, statements, results = files.rows(), files.statements, list(files.results)
     if html is not None:
         from secfp._io import atomic_write_text
         from secfp.report import build_report, render_html
-        from secfp.matching.ranking import MatchResult
 
-        ranking = [MatchResult(r["source"], r["distance"], r["rank"]) for r in rows]
-        report = build_report(query_name=str(query), query_fp=target.fingerprint, ranking=ranking,
+        report = build_report(query_name=str(query), query_fp=target.fingerprint, ranking=results,
                               statements=statements, plan=None, variant=variant, now=now)
         atomic_write_text(html, render_html(report))
     if as_json:
@@ -165,30 +160,6 @@ def match(
     for r in rows:
         table.add_row(str(r["rank"]), r["source"], f"{r['distance']:.4f}", r.get("issuer") or "-", str(r.get("privacy") or "-"))
     stdout.print(table)
-
-
-def _rank_files(loader, target, sources: list[Path], *, variant: str, top: int | None):
-    from secfp.matching.ranking import rank_sources
-
-    loaded = {str(s): loader.load(s) for s in sources}
-    results = rank_sources(target.fingerprint, [(name, x.fingerprint) for name, x in loaded.items()], variant=variant, top=top)
-    rows = [{**r.to_json(), **loaded[r.source].match_facts()} for r in results]
-    return rows, {name: x.statement for name, x in loaded.items()}
-
-
-def _rank_pool(pool: Path, target, *, key, trust, policy, audit_log, variant: str, top: int | None, now):
-    from secfp.cli.pool_cmds import pool_receiver
-    from secfp.pool.store import rank_pool
-
-    receiver = pool_receiver(key=key, trust=trust, policy=policy, audit_log=audit_log, now=now)
-    ranking = rank_pool(pool, target.fingerprint, receiver=receiver, now=now, variant=variant, top=top)
-    rows = []
-    for m in ranking.matches:
-        e = m.entry
-        rows.append({"source": m.source, "distance": m.distance, "rank": m.rank, "verified": True,
-                     "issuer": e.issuer_name, "bundle_id": e.bundle_id, "task": e.task_name,
-                     "privacy": e.privacy.get("mechanism", "none"), "epsilon": e.privacy.get("epsilon")})
-    return rows, ranking.statements()
 
 
 @spec_app.command("list")

@@ -1,12 +1,12 @@
 """Commands of the knowledge pool: ``pool add|list|show|remove`` and ``plan``.
 
-Thin: each command parses its options, calls :mod:`secfp.pool.store` and renders.
+Thin: each command parses its options, calls one function of :mod:`secfp.workflows.use`
+and renders its result.
 ``--json`` prints exactly one JSON document on stdout. Results (per-bundle outcomes,
 tables, the plan) go to stdout; notes for humans go to stderr. Text that came from a
 bundle is printed without rich markup, so an issuer's ``[bold]`` stays literal.
 
-``pool add`` verifies every bundle through :class:`secfp.workflows.receive.Receiver`
-and goes on after a failure; its exit code is 0 when every bundle was added or was
+``pool add`` verifies every bundle and goes on after a failure; its exit code is 0 when every bundle was added or was
 already in the pool, else the most severe failure's code, in this order: 4
 (verification failed) before 5 (refused by policy) before 3 (malformed or unreadable)
 before 2 (usage, e.g. a sealed bundle without ``--key``).
@@ -15,7 +15,6 @@ before 2 (usage, e.g. a sealed bundle without ``--key``).
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -25,9 +24,9 @@ from rich.table import Table
 from rich.text import Text
 
 from secfp.cli._render import print_json, stderr, stdout
-from secfp.errors import BadInput, SecfpError
+from secfp.errors import BadInput
 
-__all__ = ["register", "pool_app", "plan", "pool_receiver", "SEVERITY"]
+__all__ = ["register", "pool_app", "plan", "pool_receiver"]
 
 pool_app = typer.Typer(help="The knowledge pool: received bundles that passed verification, indexed.",
                        no_args_is_help=True)
@@ -39,10 +38,6 @@ PolicyOption = Annotated[Optional[Path], typer.Option("--policy", help="Import p
 AuditOption = Annotated[Optional[Path], typer.Option(
     "--audit-log", help="Audit log (default: the policy's, else $SECFP_HOME/audit.jsonl).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-
-#: Exit codes of ``pool add`` failures, most severe first.
-SEVERITY = (4, 5, 3, 2, 1)
-
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
@@ -56,55 +51,38 @@ def _note(text: str) -> None:
     stderr.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-class _Receiver:
-    """A :class:`~secfp.workflows.receive.Receiver` that unlocks our key only for the first sealed bundle."""
-
-    def __init__(self, base: Any, key: Path | None) -> None:
-        self._base, self._key = base, key
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._base, name)
-
-    def receive(self, unverified_bytes: bytes, **kwargs: Any) -> Any:
-        if self._key is not None and self._base.identity is None and _sealed(unverified_bytes):
-            from secfp.cli.exchange_cmds import passphrase_source
-            from secfp.exchange import load_identity
-
-            self._base = replace(self._base, identity=load_identity(self._key, passphrase=passphrase_source()))
-        return self._base.receive(unverified_bytes, **kwargs)
-
-
-def _sealed(data: bytes) -> bool:
-    from secfp.exchange.bundle import parse_bundle
-
-    try:
-        return parse_bundle(data).sealed is not None
-    except SecfpError:
-        return False  # The receiver refuses it, and audits that.
-
-
 def pool_receiver(*, key: Path | None, trust: Path | None, policy: Path | None, audit_log: Path | None,
-                  now: datetime) -> _Receiver:
-    """The receiver for pool commands (and ``secfp match --pool``): our key is unlocked only if needed."""
-    from secfp.exchange import default_trust_dir, load_trust_store
+                  now: datetime) -> tuple[Any, Any]:
+    """(receiver, our key on demand) for pool commands and ``secfp match --pool``."""
+    from secfp.exchange import default_trust_dir, load_identity, load_trust_store
     from secfp.governance import default_actor, load_policy, resolve_audit_log
     from secfp.workflows.receive import Receiver
+    from secfp.workflows.use import KeyOnDemand
 
     the_policy = load_policy(policy, now=now) if policy is not None else None
     log = resolve_audit_log(audit_log, the_policy.audit_log if the_policy is not None else None)
-    base = Receiver(identity=None, trust_store=load_trust_store(trust if trust is not None else default_trust_dir()),
-                    audit_log=log, actor=default_actor(), import_policy=the_policy)
-    return _Receiver(base, key)
+    receiver = Receiver(identity=None, trust_store=load_trust_store(trust if trust is not None else default_trust_dir()),
+                        audit_log=log, actor=default_actor(), import_policy=the_policy)
+
+    def unlock() -> Any:
+        from secfp.cli.exchange_cmds import passphrase_source
+
+        return load_identity(key, passphrase=passphrase_source())
+
+    return receiver, KeyOnDemand(unlock if key is not None else None)
+
+
+def _repaired(pool: Path, r: Any) -> None:
+    if r is not None and r.changed:
+        _note(f"pool {pool}: repaired after an interruption: dropped {len(r.dropped_rows)} index rows whose bundle "
+              f"file was gone, deleted {len(r.removed_files)} bundle files that were never indexed (add them again)")
 
 
 def _open(pool: Path, *, create: bool = False) -> Any:
     from secfp.pool.store import Pool
 
     store = Pool.open(pool, create=create)
-    r = store.reconciled
-    if r.changed:
-        _note(f"pool {pool}: repaired after an interruption: dropped {len(r.dropped_rows)} index rows whose bundle "
-              f"file was gone, deleted {len(r.removed_files)} bundle files that were never indexed (add them again)")
+    _repaired(pool, store.reconciled)
     return store
 
 
@@ -123,38 +101,31 @@ def pool_add(
     as_json: JsonOption = False,
 ) -> None:
     """Verify each bundle (signature, trust, expiry, DP ledger, import policy) and store it in the pool."""
-    from secfp.exchange import read_bundle_file
+    from secfp.workflows.use import add_to_pool
 
     now = _now()
-    receiver = pool_receiver(key=key, trust=trust, policy=policy, audit_log=audit_log, now=now)
-    store = _open(pool, create=True)
-    results, codes = [], []
-    for path in bundles:
-        try:
-            result = store.add(read_bundle_file(path), receiver=receiver, now=now, label=str(path))
-        except SecfpError as exc:
-            codes.append(exc.exit_code)
-            results.append({"file": str(path), "outcome": "refused", "exit_code": exc.exit_code,
-                            "reason": exc.diagnostics()})
-            if not as_json:
-                _echo(f"refused  {path}: {exc.diagnostics()}")
-            continue
-        results.append({"file": str(path), **result.to_json()})
-        if not as_json:
-            e = result.entry
-            if result.added:
-                _echo(f"added    {path}: bundle {e.bundle_id} from {e.issuer_name} ({_task(e)})")
-            else:
-                _echo(f"present  {path}: bundle {e.bundle_id} is already in the pool")
-    code = next((c for c in SEVERITY if c in codes), 1 if codes else 0)
+    receiver, unlock = pool_receiver(key=key, trust=trust, policy=policy, audit_log=audit_log, now=now)
+    report = add_to_pool(pool, bundles, receiver=receiver, now=now, key=unlock)
+    _repaired(pool, report.reconciled)
     if as_json:
-        print_json({"pool": str(pool), "results": results, "exit_code": code})
-    if code:
-        raise typer.Exit(code)
+        print_json(report.to_json())
+    else:
+        for o in report.outcomes:
+            if o.error is not None:
+                _echo(f"refused  {o.file}: {o.error.diagnostics()}")
+            elif o.result is not None and o.result.added:
+                e = o.result.entry
+                _echo(f"added    {o.file}: bundle {e.bundle_id} from {e.issuer_name} ({_task(e)})")
+            elif o.result is not None:
+                _echo(f"present  {o.file}: bundle {o.result.entry.bundle_id} is already in the pool")
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
 
 
 def _status(store: Any, entry: Any, *, now: datetime, trust_store: Any) -> str:
-    return store.status(entry, now=now, trust_store=trust_store) or "usable"
+    from secfp.workflows.use import pool_status
+
+    return pool_status(store, entry, now=now, trust_store=trust_store)
 
 
 @pool_app.command("list")
@@ -222,9 +193,10 @@ def pool_remove(
 ) -> None:
     """Delete a bundle from the pool (its file, index row and cached rows); the removal is audited."""
     from secfp.governance import default_actor, resolve_audit_log
+    from secfp.workflows.use import remove_from_pool
 
-    store = _open(pool)
-    entry = store.remove(bundle_id, now=_now(), audit_log=resolve_audit_log(audit_log, None), actor=default_actor())
+    entry = remove_from_pool(pool, bundle_id, now=_now(), audit_log=resolve_audit_log(audit_log, None),
+                             actor=default_actor())
     _note(f"removed bundle {entry.bundle_id} from {entry.issuer_name} ({_task(entry)}) from pool {pool}")
 
 
@@ -274,13 +246,12 @@ def plan(
     as_json: JsonOption = False,
 ) -> None:
     """Which pooled tasks to learn from, per transfer scenario, with what to take and why."""
-    from secfp.cli._inputs import InputLoader
     from secfp.cards.task_card import TaskCard, load_card
-    from secfp.pool.store import DEFAULT_PURPOSE, plan_from_ranking
-    from secfp.pool._use import receiver_purpose
+    from secfp.cli._inputs import InputLoader
+    from secfp.workflows.use import plan_from_pool
 
     now = _now()
-    receiver = pool_receiver(key=key, trust=trust, policy=policy, audit_log=audit_log, now=now)
+    receiver, unlock = pool_receiver(key=key, trust=trust, policy=policy, audit_log=audit_log, now=now)
     loaded = InputLoader(key=key, trust=trust).load(query)
     query_card = None
     if card is not None:
@@ -290,10 +261,10 @@ def plan(
             query_card = TaskCard.from_json(loaded.statement.card)
         except BadInput:
             query_card = None
-    store = _open(pool)
-    ranking = store.rank(loaded.fingerprint, receiver=receiver, now=now, variant="small", reverify=reverify)
-    purpose = receiver_purpose(receiver)
-    the_plan = plan_from_ranking(ranking, query_card=query_card, top=top, purpose=purpose)
+    _open(pool)  # reports a repair before the plan
+    result = plan_from_pool(pool, str(query), loaded.fingerprint, receiver=receiver, now=now, query_card=query_card,
+                            top=top, reverify=reverify, key=unlock)
+    the_plan, ranking = result.plan, result.ranking
     for s in ranking.skipped:
         _note(f"not used: bundle {s.bundle_id}: {s.reason}")
     if ranking.other_specs:
@@ -305,14 +276,12 @@ def plan(
             _note("--html: the report renderer is not available in this secfp; no HTML written")
     if as_json:
         fp = loaded.fingerprint
-        used = purpose if purpose is not None else DEFAULT_PURPOSE
         print_json({
             **the_plan.to_json(),
             "query": {"path": str(query), "spec_id": fp.spec_id, "n": fp.n, "noisy": fp.noisy,
                       "card": query_card.to_json() if query_card is not None else None, **loaded.match_facts()},
             "pool": {"path": str(pool), **ranking.to_json()},
-            "data_use_purpose": {"from": f"import policy {receiver.import_policy.id}" if purpose is not None
-                                 else "default (no import policy)", **used.to_json()},
+            "data_use_purpose": {"from": result.purpose_from, **result.purpose.to_json()},
         })
         return
     _render_plan(the_plan, ranking, query=query, fp=loaded.fingerprint)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,10 +56,6 @@ class MetricValues:
     def as_dict(self) -> dict[str, float]:
         return dict(zip(METRICS, (self.gain_at_1, self.gain_best_at_3, self.delta_at_1, self.delta_best_at_3,
                                   self.percentile_at_1, self.weighted_tau), strict=True))
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, float]) -> MetricValues:
-        return cls(*(float(values[m]) for m in METRICS))
 
 
 def _check(scores: np.ndarray, baseline: float) -> np.ndarray:

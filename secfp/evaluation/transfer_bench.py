@@ -86,7 +86,7 @@ class BenchResult:
         }
 
     def rankings_json(self) -> dict[str, Any]:
-        """``{"selectors": {NAME: {SCENARIO: {TARGET: [SOURCE, ...]}}}}``, best first (issue 6)."""
+        """``{"selectors": {NAME: {SCENARIO: {TARGET: [SOURCE, ...]}}}}``, best first."""
         return {"selectors": {n: {sc: {t: list(r) for t, r in by_t.items()} for sc, by_t in by_sc.items()}
                               for n, by_sc in self.rankings.items()}}
 

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from secfp._io import SECFP_HOME_ENV, secfp_home
+
 __all__ = ["SECFP_HOME_ENV", "secfp_home", "default_trust_dir", "default_replay_dir"]
-
-SECFP_HOME_ENV = "SECFP_HOME"
-
-
-def secfp_home() -> Path:
-    value = os.environ.get(SECFP_HOME_ENV)
-    return Path(value).expanduser() if value else Path.home() / ".secfp"
 
 
 def default_trust_dir() -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -20,6 +19,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from secfp._io import atomic_write_bytes
 from secfp.errors import BadInput, MissingWeights
 
 __all__ = ["ProbeInfo", "PROBES", "get_probe", "checkpoint_path", "import_weights", "load_probe_network", "file_sha256"]
@@ -145,13 +145,7 @@ def import_weights(file: str | os.PathLike[str], *, probe: str | None = None) ->
     info = candidates[0]
     _load_into(info, info.build(), _load_state_dict(source), source)
     target = checkpoint_path(info)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_bytes(target, source.read_bytes())
     return info, target
 
 

@@ -4,7 +4,7 @@ All randomness is drawn up front from one seeded generator, so a fingerprint is
 a pure function of (images, spec, seed), however the work is later batched,
 threaded or sharded. The paper samples n images with replacement and applies a
 random crop and horizontal flip to each (Godau et al., Sec. 3); the DP path uses
-Poisson sampling at a public rate instead (privacy amplification, issue 4).
+Poisson sampling at a public rate instead (privacy amplification by sampling).
 """
 
 from __future__ import annotations
@@ -34,14 +34,6 @@ class SamplePlan:
 
     def subset(self, mask_or_index: np.ndarray) -> "SamplePlan":
         return SamplePlan(self.image_index[mask_or_index], self.crop_uv[mask_or_index], self.flip[mask_or_index])
-
-    @staticmethod
-    def concat(plans: list["SamplePlan"]) -> "SamplePlan":
-        return SamplePlan(
-            np.concatenate([p.image_index for p in plans]),
-            np.concatenate([p.crop_uv for p in plans]),
-            np.concatenate([p.flip for p in plans]),
-        )
 
 
 def _augment(rng: np.random.Generator, image_index: np.ndarray) -> SamplePlan:

@@ -215,9 +215,9 @@ def append_event(path: str | os.PathLike[str], event: AuditEvent, *, now: _dt.da
 
 def default_audit_log(environ: Mapping[str, str] | None = None) -> Path:
     """``$SECFP_HOME/audit.jsonl``; ``SECFP_HOME`` defaults to ``~/.secfp``."""
-    env = os.environ if environ is None else environ
-    home = env.get("SECFP_HOME") or os.path.join(os.path.expanduser("~"), ".secfp")
-    return Path(home) / "audit.jsonl"
+    from secfp._io import secfp_home
+
+    return secfp_home(environ) / "audit.jsonl"
 
 
 def resolve_audit_log(

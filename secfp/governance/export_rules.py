@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from secfp.governance.card import CardRules
 from secfp.governance.facts import ExportRequest, Party, normalize_key_id, same_key_id
+from secfp.mechanisms import Mechanism
 
 __all__ = [
     "MinSourceImages",
@@ -24,7 +25,7 @@ __all__ = [
     "DataUseCarried",
 ]
 
-_DP = "discrete_gaussian"
+_DP = Mechanism.DISCRETE_GAUSSIAN.value
 
 
 @dataclass(frozen=True)

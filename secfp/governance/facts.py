@@ -15,7 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from secfp._io import format_utc
 from secfp.errors import PolicyViolation
+from secfp.mechanisms import Mechanism
 
 __all__ = [
     "DP_MECHANISMS",
@@ -28,7 +30,7 @@ __all__ = [
 ]
 
 #: Mechanisms a privacy ledger may name; only ``discrete_gaussian`` counts as DP.
-DP_MECHANISMS: tuple[str, ...] = ("discrete_gaussian", "none")
+DP_MECHANISMS: tuple[str, ...] = tuple(m.value for m in Mechanism)
 
 _KEY_ID = re.compile(r"^[0-9a-f]{64}$")
 
@@ -56,7 +58,7 @@ def _aware(value: _dt.datetime, name: str) -> _dt.datetime:
 
 
 def _iso(value: _dt.datetime) -> str:
-    return value.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z")
+    return format_utc(value, precise=True)
 
 
 def _parse_iso(value: Any, name: str) -> _dt.datetime:

@@ -31,7 +31,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from secfp._io import read_capped
+from secfp._io import format_utc, read_capped
 from secfp.errors import BadInput, InvalidPolicy
 from secfp.governance._schema import Table, fail
 from secfp.governance._sections import ExportRules, ImportRules, IssuerRule, read_export, read_import
@@ -53,7 +53,7 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
 
 
 def _iso(value: _dt.datetime) -> str:
-    return value.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z")
+    return format_utc(value, precise=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,9 +70,6 @@ class Policy:
     audit_log: Path | None
     export: ExportRules | None
     import_: ImportRules | None
-
-    def in_force(self, now: _dt.datetime) -> bool:
-        return self.valid_from <= now < self.valid_until
 
     def to_json(self) -> dict:
         return {

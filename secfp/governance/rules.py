@@ -4,8 +4,8 @@ Following sigstore's ``VerificationPolicy`` (STYLE.md section 1), a policy compi
 objects such as ``AllOf([MinSourceImages(500), DPRequired(...), ...])``. Each rule has
 one method, ``reasons(facts) -> tuple[str, ...]``, which returns every objection (an
 empty tuple means no objection). Rules return reasons rather than raising so that a
-refusal can list every broken rule at once (issue 5: "lists every reason, not only the
-first"); :meth:`Verdict.raise_if_refused` turns them into one ``PolicyViolation``.
+refusal can list every broken rule at once, not only the first;
+:meth:`Verdict.raise_if_refused` turns them into one ``PolicyViolation``.
 
 Deny by default: ``AllOf([])`` objects, a policy without an ``[export]`` table refuses
 every export, and an issuer that is not listed is refused unless the policy says
@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from secfp._io import format_utc
 from secfp.governance.duo import Purpose
 from secfp.governance.export_rules import (
     CardFieldsAllowed,
@@ -38,6 +39,7 @@ from secfp.governance.export_rules import (
 from secfp.governance.facts import ExportRequest, ImportFacts, Verdict
 from secfp.governance.import_rules import ByIssuer, DataUseCompatible, IssuerListed, MaxAge, SpecAccepted
 from secfp.governance.policy import Policy
+from secfp.mechanisms import Mechanism
 
 __all__ = [
     "Rule",
@@ -61,7 +63,7 @@ __all__ = [
     "evaluate_import",
 ]
 
-_DP = "discrete_gaussian"
+_DP = Mechanism.DISCRETE_GAUSSIAN.value
 
 
 class Rule(Protocol):
@@ -71,7 +73,7 @@ class Rule(Protocol):
 
 
 def _iso(value: _dt.datetime) -> str:
-    return value.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z")
+    return format_utc(value, precise=True)
 
 
 @dataclass(frozen=True)

@@ -1,28 +1,16 @@
-"""Ranking received tasks against a query: bKLD one-vs-many, closest first."""
+"""Ranking sources against a query: bKLD by the one engine (:class:`~secfp.matching.engine.SourceMatrix`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from secfp.errors import UsageError
 from secfp.fingerprint.histogram import Fingerprint
-from secfp.matching.bkld import one_vs_many
+from secfp.matching.bkld import check_compatible
+from secfp.matching.engine import SourceMatrix
+from secfp.matching.result import MatchResult, ordered
 
-__all__ = ["MatchResult", "rank_sources"]
-
-
-@dataclass(frozen=True)
-class MatchResult:
-    """One source's place in the ranking (rank 1 = closest)."""
-
-    source: str
-    distance: float
-    rank: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "distance": self.distance, "rank": self.rank}
+__all__ = ["MatchResult", "ordered", "rank_sources"]
 
 
 def rank_sources(
@@ -37,9 +25,8 @@ def rank_sources(
         raise UsageError("no sources to match against")
     if top is not None and top < 1:
         raise UsageError("--top must be at least 1")
-    distances = one_vs_many(query, [fp for _, fp in sources], variant=variant)
+    check_compatible(query, *(fp for _, fp in sources))
     names = [name for name, _ in sources]
-    order = sorted(range(len(names)), key=lambda i: (float(distances[i]), names[i]))
-    if top is not None:
-        order = order[:top]
-    return [MatchResult(names[i], float(distances[i]), r + 1) for r, i in enumerate(order)]
+    if len(set(names)) != len(names):
+        raise UsageError("two sources share a name")
+    return SourceMatrix.build(names, [fp for _, fp in sources]).rank(query, variant=variant, top=top)

@@ -1,7 +1,7 @@
 """The pool's SQLite index: its schema, and :class:`PoolEntry`, one verified bundle's facts.
 
-One table ``bundles``, one row per stored bundle, written only from a statement that
-:class:`secfp.workflows.receive.Receiver` returned (see :mod:`secfp.pool.store`).
+One table ``bundles``, one row per stored bundle, written only from a
+:class:`~secfp.workflows.receive.ReceivedBundle` (see :mod:`secfp.pool.store`).
 The card, privacy and policy objects are kept whole as canonical JSON next to the
 columns the index is queried by (issuer, spec, card fields, DP, data use, times).
 A ``meta`` table holds the format (``secfp.pool``, version 1); any other version is
@@ -16,16 +16,21 @@ import math
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from secfp._io import canonical_json, strict_json_loads
-from secfp.errors import BadInput
+from secfp._io import canonical_json, format_utc, parse_utc, strict_json_loads
 from secfp.cards import _fields as _card_fields
 from secfp.cards.task_card import TaskCard
+from secfp.errors import BadInput
+from secfp.governance import Party
+from secfp.mechanisms import Mechanism
 
-__all__ = ["POOL_KIND", "POOL_VERSION", "SCHEMA", "PoolEntry", "entry_from_statement", "entry_from_row",
-           "entry_to_row", "format_time", "parse_time"]
+if TYPE_CHECKING:
+    from secfp.workflows.receive import ReceivedBundle
+
+__all__ = ["POOL_KIND", "POOL_VERSION", "SCHEMA", "PoolEntry", "entry_from_received", "entry_from_row",
+           "entry_to_row", "parse_time"]
 
 POOL_KIND = "secfp.pool"
 POOL_VERSION = 1
@@ -74,17 +79,9 @@ COLUMNS = ("bundle_id", "file_digest", "statement_digest", "issuer_name", "issue
            "epsilon", "delta", "policy_id", "data_use", "card_json", "privacy_json", "policy_json", "checks")
 
 
-def format_time(value: datetime) -> str:
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise ValueError("pool times must be timezone-aware datetimes")
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def parse_time(text: Any) -> datetime:
-    if not isinstance(text, str) or not text.endswith("Z"):
-        raise BadInput(f"pool index holds a malformed time {text!r:.40}")
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        return parse_utc(text)
     except ValueError:
         raise BadInput(f"pool index holds a malformed time {text!r:.40}") from None
 
@@ -97,14 +94,14 @@ def _number(value: Any) -> float | None:
 
 @dataclass(frozen=True)
 class PoolEntry:
-    """What the pool knows about one stored bundle: the verified statement's facts, minus the fingerprint.
+    """What the pool's index holds about one stored bundle: a received bundle's facts, minus the fingerprint.
 
-    The attribute names follow :class:`secfp.exchange.VerifiedStatement` (``issuer_name``,
-    ``card``, ``privacy``, ``policy``, ``checks`` ...), so an entry can stand in for a
-    statement where only its facts are read (for example ``secfp.report.build_report``).
-    ``checks`` are the checks the bundle passed when it was added; the pool appends the
-    checks it repeats at each use. Every value here came out of a verified statement; the
-    card, privacy and policy strings are still the issuer's text and must be escaped.
+    Written only from a :class:`~secfp.workflows.receive.ReceivedBundle`. ``card``,
+    ``privacy`` and ``policy`` are the signed JSON objects as received (shown by ``pool
+    show``); :attr:`task_card` is the card as a type (None, with ``card_error``, when it does
+    not follow the schema). ``checks`` are the checks the bundle passed when it was added;
+    each use appends the checks it repeats. The strings are still the issuer's text and
+    must be escaped.
     """
 
     bundle_id: str
@@ -136,7 +133,7 @@ class PoolEntry:
 
     @property
     def privacy_mechanism(self) -> str:
-        mechanism = self.privacy.get("mechanism", "none")
+        mechanism = self.privacy.get("mechanism", Mechanism.NONE.value)
         return mechanism if isinstance(mechanism, str) else "unknown"
 
     @property
@@ -155,15 +152,24 @@ class PoolEntry:
     def data_use(self) -> tuple[str, ...]:
         return tuple(self.policy.get("data_use", ())) if self.policy else ()
 
+    @property
+    def issuer(self) -> Party:
+        return Party(self.issuer_name, self.issuer_key_id)
+
+    @property
+    def dp_mechanism(self) -> str:
+        return self.privacy_mechanism
+
+    @property
+    def task_card(self) -> TaskCard | None:
+        """The card as a :class:`TaskCard`, or None when ``card_error`` says why it cannot be used."""
+        if self.card_error is not None or not self.card:
+            return None
+        return TaskCard.from_json(self.card)
+
     def expired(self, now: datetime) -> bool:
         """Strictly after ``expires_at``: the pool grants no clock-skew grace at use."""
         return now > self.expires_at
-
-    def task_card(self) -> TaskCard:
-        """The card as a :class:`TaskCard`; :class:`BadInput` when it is missing or invalid."""
-        if not self.card:
-            raise BadInput("the bundle carries no task card")
-        return TaskCard.from_json(self.card)
 
     def facts_json(self) -> dict[str, Any]:
         """The index facts (no whole card): what ``pool list --json`` and rankings show."""
@@ -171,9 +177,9 @@ class PoolEntry:
             "bundle_id": self.bundle_id,
             "issuer": {"name": self.issuer_name, "signing_key_id": self.issuer_key_id},
             "public": self.public,
-            "issued_at": format_time(self.issued_at),
-            "expires_at": format_time(self.expires_at),
-            "received_at": format_time(self.received_at),
+            "issued_at": format_utc(self.issued_at),
+            "expires_at": format_utc(self.expires_at),
+            "received_at": format_utc(self.received_at),
             "spec_id": self.spec_id,
             "shape": [self.features, self.bins],
             "n": self.n,
@@ -196,30 +202,27 @@ class PoolEntry:
         return out
 
 
-def _card_columns(card: Mapping[str, Any]) -> dict[str, Any]:
+def _card_columns(card: Mapping[str, Any], parsed: TaskCard | None, error: str | None) -> dict[str, Any]:
     """Card fields for the index, or the reason the card cannot be used (``card_error``)."""
     empty = {"task_name": None, "modality": None, "body_region": None, "label_type": None, "num_classes": None,
              "images": None}
-    if not card:
-        return {**empty, "card_error": "the bundle carries no task card"}
-    try:
-        parsed = TaskCard.from_json(card)
-    except BadInput as exc:
+    if parsed is None:
         # Keep the name of a card that does not follow the schema when it is plain text.
-        task = card.get("task")
+        task = card.get("task") if isinstance(card, Mapping) else None
         name = task.get("name") if isinstance(task, Mapping) else None
         try:
             name = _card_fields.text(name, "task.name", limit=200)
         except BadInput:
             name = None
-        return {**empty, "task_name": name, "card_error": exc.diagnostics()}
+        return {**empty, "task_name": name, "card_error": error or "the bundle carries no task card"}
     return {"task_name": parsed.name, "modality": parsed.modality, "body_region": parsed.body_region,
             "label_type": parsed.label_type, "num_classes": parsed.num_classes, "images": parsed.images,
             "card_error": None}
 
 
-def entry_from_statement(statement: Any, *, file_digest: str, received_at: datetime) -> PoolEntry:
-    """The index entry of a :class:`~secfp.exchange.VerifiedStatement` (never of unverified data)."""
+def entry_from_received(received: ReceivedBundle, *, file_digest: str, received_at: datetime) -> PoolEntry:
+    """The index entry of a received bundle (never of unverified data)."""
+    statement = received.statement
     fp = statement.fingerprint
     features, bins = fp.shape
     return PoolEntry(
@@ -229,7 +232,7 @@ def entry_from_statement(statement: Any, *, file_digest: str, received_at: datet
         received_at=received_at.replace(microsecond=0), spec_id=fp.spec_id, features=features, bins=bins,
         n=fp.n, noisy=bool(fp.noisy), card=dict(statement.card), privacy=dict(statement.privacy),
         policy=dict(statement.policy) if statement.policy is not None else None,
-        checks=tuple(statement.checks), **_card_columns(statement.card),
+        checks=tuple(statement.checks), **_card_columns(statement.card, received.card, received.card_error),
     )
 
 
@@ -241,8 +244,8 @@ def entry_to_row(entry: PoolEntry) -> tuple[Any, ...]:
     values = {
         "bundle_id": entry.bundle_id, "file_digest": entry.file_digest, "statement_digest": entry.statement_digest,
         "issuer_name": entry.issuer_name, "issuer_key_id": entry.issuer_key_id, "public": int(entry.public),
-        "audience": _json_text(list(entry.audience)), "issued_at": format_time(entry.issued_at),
-        "expires_at": format_time(entry.expires_at), "received_at": format_time(entry.received_at),
+        "audience": _json_text(list(entry.audience)), "issued_at": format_utc(entry.issued_at),
+        "expires_at": format_utc(entry.expires_at), "received_at": format_utc(entry.received_at),
         "spec_id": entry.spec_id, "features": entry.features, "bins": entry.bins, "n": entry.n,
         "noisy": int(entry.noisy), "task_name": entry.task_name, "modality": entry.modality,
         "body_region": entry.body_region, "label_type": entry.label_type, "num_classes": entry.num_classes,

@@ -2,20 +2,21 @@
 
 Layout of a pool folder (created 0700; every file 0600)::
 
-    DIR/index.sqlite                       the index (stdlib sqlite3; see _pool_schema.py)
+    DIR/index.sqlite                       the index (stdlib sqlite3; see _schema.py)
     DIR/bundles/<bundle_id>.bundle         the bundle exactly as received and verified
-    DIR/cache/rows/<id>.<digest>.npy       one source's bKLD row (see _pool_cache.py)
-    DIR/cache/<sha256(spec_id)>.npz        those rows stacked, one matrix per spec
+    DIR/cache/rows/<id>.<digest>.npy       one source's verified counts (see _cache.py)
+    DIR/cache/<sha256(spec_id)>.secfpidx   those sources as one engine matrix per spec
     DIR/pool.lock                          cross-process lock for every change
 
-**Nothing unverified enters.** :meth:`Pool.add` hands the bytes to
-:meth:`secfp.workflows.receive.Receiver.receive` first (signature, decryption, audience,
-expiry, DP ledger, the import policy if the receiver has one; audited as ``pool-add``)
-and stores only what it returned. The pool's index is its own replay record: the same
-bundle id with the same statement is "already in the pool" (a no-op), with another
-statement it is :class:`~secfp.exchange.errors.Replayed` (exit 4, audited). The
-per-user replay store of ``secfp verify`` is not consulted, so a bundle checked with
-``secfp verify`` first can still be pooled; a removed bundle can be added again.
+**Nothing unverified enters.** :meth:`Pool.store` takes only a
+:class:`~secfp.workflows.receive.ReceivedBundle`, which only the receive workflow makes
+(signature, decryption, audience, expiry, DP ledger, the import policy if the receiver
+has one); :func:`secfp.workflows.use.add_to_pool` verifies and stores. The pool's index
+is its own replay record: the same bundle id with the same statement is "already in the
+pool" (a no-op), with another statement it is :class:`~secfp.exchange.errors.Replayed`
+(exit 4, audited). The per-user replay store of ``secfp verify`` is not consulted, so a
+bundle checked with ``secfp verify`` first can still be pooled; a removed bundle can be
+added again.
 
 **Crash consistency.** An add writes the bundle file, then its cache row (both
 atomically), then inserts the index row in one SQLite transaction; a remove deletes the
@@ -27,14 +28,10 @@ whose bundle file has gone are dropped with their cache rows; stacked matrices h
 any bundle that is no longer indexed are deleted. An add interrupted by an exception
 cleans up after itself.
 
-**Use** (ranking and planning, :mod:`secfp.pool._use`) repeats at every use the
-checks whose answer can change after the add, for every bundle of the query's spec:
-expiry (expired bundles are kept, listed as expired and never used), the stored file's
-SHA-256 against the index, the signer still in the trust store with a valid card, and,
-when the receiver has an import policy, that policy as in force now. Bundles whose
-cache row is missing, and all of them with ``reverify=True``, are verified in full again
-(``event="pool-read"``). Not repeated by default: the signature of every stored bundle
-(about 50 ms per 100-bin bundle, the dominant cost); like the trust and replay stores, the
+**Use** (:mod:`secfp.workflows.use`) repeats at every use the checks whose answer can
+change after the add (expiry, trust, the import policy now, the stored file's digest)
+and ranks with the one engine (:class:`~secfp.matching.engine.SourceMatrix`) over the
+counts this pool caches (:mod:`secfp.pool._cache`). Like the trust and replay stores, the
 pool folder is local state that SECURITY.md's threat model trusts.
 """
 
@@ -45,7 +42,7 @@ import hmac
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,11 +51,13 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from secfp._io import BUNDLE_ID as _ID
 from secfp._io import atomic_write_bytes, read_capped
 from secfp.errors import BadInput, UsageError
 from secfp.exchange.errors import Replayed
-from secfp.governance import AuditEvent, Party, append_event
-from secfp.pool import _use
+from secfp.fingerprint.histogram import Fingerprint
+from secfp.governance import AuditEvent, append_event
+from secfp.matching.engine import SourceMatrix
 from secfp.pool._cache import MatrixCache
 from secfp.pool._schema import (
     COLUMNS,
@@ -66,28 +65,17 @@ from secfp.pool._schema import (
     POOL_VERSION,
     SCHEMA,
     PoolEntry,
+    entry_from_received,
     entry_from_row,
-    entry_from_statement,
     entry_to_row,
 )
-from secfp.pool._use import (
-    DEFAULT_PURPOSE,
-    PoolMatch,
-    PoolRanking,
-    Skipped,
-    cotraining_data_use_rule,
-    plan_from_ranking,
-)
-from secfp.planning.planner import TransferPlan
+from secfp.workflows.receive import ReceivedBundle
 
-__all__ = ["Pool", "PoolEntry", "AddResult", "ReconcileReport", "MAX_STORED_BUNDLE_BYTES",
-           "PoolMatch", "PoolRanking", "Skipped", "rank_pool", "plan_from_ranking", "cotraining_data_use_rule",
-           "DEFAULT_PURPOSE"]
+__all__ = ["Pool", "PoolEntry", "AddResult", "ReconcileReport", "MAX_STORED_BUNDLE_BYTES"]
 
 MAX_STORED_BUNDLE_BYTES = 160 * 1024 * 1024  # the exchange format's bundle cap
 LOCK_TIMEOUT_S = 60.0
-_ID = re.compile(r"^[0-9a-f]{32}$")
-_PREFIX = re.compile(r"^[0-9a-f]{4,32}$")
+_PREFIX = re.compile(r"\A[0-9a-f]{4,32}\Z")
 
 
 @dataclass(frozen=True)
@@ -127,8 +115,8 @@ def _write_bundle_file(path: Path, data: bytes) -> None:
     atomic_write_bytes(path, data, mode=0o600)
 
 
-def _write_cache_row(cache: MatrixCache, entry: PoolEntry, fingerprint: Any) -> None:
-    cache.store_row((entry.bundle_id, entry.statement_digest), cache.row_of(fingerprint))
+def _write_cache_row(cache: MatrixCache, entry: PoolEntry, fingerprint: Fingerprint) -> None:
+    cache.store_row((entry.bundle_id, entry.statement_digest), fingerprint)
 
 
 def _insert_row(con: sqlite3.Connection, entry: PoolEntry) -> None:
@@ -283,15 +271,18 @@ class Pool:
         return data
 
     # Changing -------------------------------------------------------------------------
-    def add(self, unverified_bytes: bytes, *, receiver: Any, now: datetime, label: str) -> AddResult:
-        """Verify with ``receiver`` (a :class:`~secfp.workflows.receive.Receiver`), then store.
+    def store(self, received: ReceivedBundle, data: bytes, *, now: datetime, label: str, audit_log: Path,
+              actor: str) -> AddResult:
+        """Store a bundle that :meth:`~secfp.workflows.receive.Receiver.receive` returned from ``data``.
 
-        Raises whatever verification raises (nothing is written to the pool then), or
-        :class:`Replayed` for a known bundle id carrying another statement.
+        Raises :class:`Replayed` (audited) for a known bundle id carrying another statement;
+        a bundle already in the pool is a no-op. A write that fails is audited and leaves
+        nothing behind.
         """
-        data = bytes(unverified_bytes)
-        statement = receiver.receive(data, now=now, label=label, event="pool-add")
-        entry = entry_from_statement(statement, file_digest=_sha256(data), received_at=now)
+        if not isinstance(received, ReceivedBundle):
+            raise TypeError("the pool stores only a ReceivedBundle (verify the bundle first)")
+        data = bytes(data)
+        entry = entry_from_received(received, file_digest=_sha256(data), received_at=now)
         path = self.bundle_path(entry.bundle_id)
         with self.lock():
             with self._db() as con:
@@ -301,18 +292,23 @@ class Pool:
                     return AddResult(existing, added=False)
                 error = Replayed(f"replay check failed: bundle id {entry.bundle_id} is already in the pool with "
                                  "different content")
-                self._audit(receiver, "pool-add", "failed", now=now, entry=entry, reasons=(error.diagnostics(),),
-                            label=label)
+                self._audit(audit_log, actor, "pool-add", "failed", now=now, entry=entry,
+                            reasons=(error.diagnostics(),), label=label)
                 raise error
             self.bundles_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             committed = False
             try:
                 _write_bundle_file(path, data)
-                _write_cache_row(self.cache, entry, statement.fingerprint)
+                _write_cache_row(self.cache, entry, received.fingerprint)
                 with self._db(write=True) as con:
                     _insert_row(con, entry)
                 committed = True
                 self.cache.invalidate(entry.spec_id)
+            except (OSError, BadInput) as exc:
+                reason = exc.diagnostics() if isinstance(exc, BadInput) else f"cannot write to the pool: {exc}"
+                self._audit(audit_log, actor, "pool-add", "failed", now=now, entry=entry, reasons=(reason,),
+                            label=label)
+                raise BadInput(reason) from None
             finally:
                 if not committed:
                     path.unlink(missing_ok=True)
@@ -333,42 +329,37 @@ class Pool:
         if audit_log is not None:
             append_event(audit_log, AuditEvent(
                 event="pool-remove", outcome="ok", actor=actor or "unknown", bundle_id=entry.bundle_id,
-                issuer=Party(entry.issuer_name, entry.issuer_key_id), details={"pool": str(self.directory)}), now=now)
+                issuer=entry.issuer, details={"pool": str(self.directory)}), now=now)
         return entry
 
-    def _audit(self, receiver: Any, event: str, outcome: str, *, now: datetime, entry: PoolEntry,
+    def _audit(self, audit_log: Path, actor: str, event: str, outcome: str, *, now: datetime, entry: PoolEntry,
                reasons: tuple[str, ...], label: str) -> None:
-        append_event(receiver.audit_log, AuditEvent(
-            event=event, outcome=outcome, actor=receiver.actor, bundle_id=entry.bundle_id,
-            issuer=Party(entry.issuer_name, entry.issuer_key_id), reasons=reasons,
-            details={"file": label, "pool": str(self.directory)}), now=now)
+        append_event(audit_log, AuditEvent(
+            event=event, outcome=outcome, actor=actor, bundle_id=entry.bundle_id, issuer=entry.issuer,
+            reasons=reasons, details={"file": label, "pool": str(self.directory)}), now=now)
 
-    # Using (implemented in _pool_use) --------------------------------------------------
-    def status(self, entry: PoolEntry, *, now: datetime, trust_store: Any, import_policy: Any = None) -> str | None:
-        """Why ``entry`` would not be used now (expired, untrusted, refused, file changed), or None."""
-        return _use.use_check(self, entry, trust_store=trust_store, import_policy=import_policy, now=now)[0]
+    # Matching ----------------------------------------------------------------------------
+    def matrix(self, spec_id: str, keys: Sequence[tuple[str, str]], *, shape: tuple[int, int],
+               extra: Mapping[tuple[str, str], Fingerprint] | None = None) -> tuple[SourceMatrix, bool] | None:
+        """The engine matrix of these bundles (see :meth:`MatrixCache.matrix`); stacked on disk when rebuilt."""
+        found = self.cache.matrix(spec_id, keys, shape=shape, extra=extra)
+        if found is not None and not found[1] and keys:
+            self._store_stacked(found[0], keys)
+        return found
 
-    def rank(self, query: Any, *, receiver: Any, now: datetime, variant: str = "small", top: int | None = None,
-             reverify: bool = False) -> PoolRanking:
-        """Rank the usable bundles of the query's spec by bKLD to it (see :func:`_pool_use.rank`)."""
-        return _use.rank(self, query, receiver=receiver, now=now, variant=variant, top=top, reverify=reverify)
+    def _store_stacked(self, matrix: SourceMatrix, keys: Sequence[tuple[str, str]]) -> None:
+        """Best effort: write the stacked matrix if every bundle in it is still indexed (a remove may have run)."""
+        try:
+            with self.lock():
+                current = {(e.bundle_id, e.statement_digest) for e in self.entries()}
+                if set(keys) <= current:
+                    self.cache.write_stacked(matrix)
+        except (OSError, BadInput):
+            pass
 
-    def plan(self, query: Any, *, receiver: Any, now: datetime, query_card: Any = None, top: int | None = None,
-             refuse: Any = None, purpose: Any = None, reverify: bool = False) -> TransferPlan:
-        """A :class:`~secfp.planning.planner.TransferPlan` over the pool (see :func:`plan_from_ranking`)."""
-        ranking = self.rank(query, receiver=receiver, now=now, variant="small", reverify=reverify)
-        return plan_from_ranking(ranking, query_card=query_card, top=top, refuse=refuse,
-                                 purpose=purpose if purpose is not None else _use.receiver_purpose(receiver))
-
-
-def rank_pool(pool_dir: str | os.PathLike[str], query: Any, *, receiver: Any, now: datetime, variant: str = "small",
-              top: int | None = None, reverify: bool = False) -> PoolRanking:
-    """``secfp match QUERY --pool DIR``: open the pool and rank it. Rows: ``ranking.matches``.
-
-    Each :class:`PoolMatch` has ``source`` (the bundle id), ``distance``, ``rank`` and
-    ``entry`` (the facts); ``ranking.statements()`` maps sources to entries for
-    ``secfp.report.build_report``. Raises :class:`~secfp.errors.IncompatibleFingerprints`
-    when no bundle shares the query's spec, UsageError for an empty pool.
-    """
-    return Pool.open(pool_dir).rank(query, receiver=receiver, now=now, variant=variant, top=top, reverify=reverify)
-
+    def keep_row(self, entry: PoolEntry, fingerprint: Fingerprint) -> None:
+        """Best effort: store a re-verified bundle's counts (a read-only pool keeps them in memory only)."""
+        try:
+            self.cache.store_row((entry.bundle_id, entry.statement_digest), fingerprint)
+        except OSError:
+            pass

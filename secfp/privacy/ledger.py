@@ -32,12 +32,13 @@ from filelock import FileLock, Timeout
 
 from secfp._io import atomic_write_bytes, canonical_json, read_capped, strict_json_loads
 from secfp.errors import BadInput, BudgetExceeded, SecfpError, VerificationError
+from secfp.mechanisms import Mechanism
 from secfp.privacy.accounting import AccountantRecord, Calibration, account
 
 __all__ = ["PrivacyLedger", "verify_ledger", "BudgetCharge", "BudgetState", "BudgetStore", "MECHANISMS"]
 
 LEDGER_VERSION = 1
-MECHANISMS = ("discrete_gaussian", "none")
+MECHANISMS = tuple(m.value for m in Mechanism)
 _NUMERIC = ("sensitivity_l2", "sigma", "sample_rate", "epsilon", "delta")
 _LEDGER_KEYS = {"v", "mechanism", "spec_id", "accountants", *_NUMERIC}
 BUDGET_KIND = "secfp.privacy-budget"

@@ -1,4 +1,4 @@
-"""Receiving bundles: verify, re-check the privacy ledger, apply the import policy, record, audit.
+"""Receiving bundles: verify, re-check the privacy ledger, apply the import policy, audit, record.
 
 Order (each step runs only if every earlier one passed):
 
@@ -7,41 +7,117 @@ Order (each step runs only if every earlier one passed):
 2. the privacy ledger: well formed, for this fingerprint's spec, and its declared
    epsilon re-derived by our own accountants (:func:`secfp.privacy.verify_ledger`);
 3. the import policy, if one is given (every reason is reported);
-4. only then is the bundle id recorded in the replay store (when ``record``).
+4. the audit record of the outcome;
+5. only then, when ``record``, the bundle id in the replay store. An audit append that
+   fails therefore leaves no replay record behind; a replay record that fails (another
+   process recorded the id first) is audited as a failure.
 
-Every outcome (ok, refused by policy, failed verification) is appended to the
-audit log; nothing else is written on failure.
+Every outcome (ok, refused by policy, failed verification) is appended to the audit log;
+nothing else is written on failure. What a successful receipt returns is a
+:class:`ReceivedBundle`: the verified statement with its privacy ledger, task card (or the
+card's problem) and policy reference as types. Only :meth:`Receiver.receive` makes one.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from secfp.cards.task_card import TaskCard
 from secfp.errors import BadInput, PolicyViolation, SecfpError, VerificationError
 from secfp.exchange import PrivateIdentity, ReplayStore, TrustStore, VerifiedStatement, open_bundle
+from secfp.fingerprint.histogram import Fingerprint
 from secfp.governance import AuditEvent, ImportFacts, Party, Policy, append_event, evaluate_import
+from secfp.mechanisms import Mechanism
 from secfp.privacy import PrivacyLedger, verify_ledger
 
-__all__ = ["Receiver", "import_facts", "check_privacy_claim"]
+__all__ = ["Receiver", "ReceivedBundle", "PolicyRef", "import_facts", "check_privacy_claim"]
+
+_VERIFIER = object()  # held only by this module: the one key that constructs a ReceivedBundle
 
 
-def import_facts(statement: VerifiedStatement, *, now: datetime) -> ImportFacts:
-    """The facts an import policy judges, taken from a verified statement."""
-    privacy = statement.privacy
-    policy = statement.policy or {}
-    return ImportFacts(
-        now=now,
-        issuer=Party(statement.issuer_name, statement.issuer_key_id),
-        dp_mechanism=str(privacy.get("mechanism", "none")),
-        epsilon=privacy.get("epsilon"),
-        delta=privacy.get("delta"),
-        issued_at=statement.issued_at,
-        spec_id=statement.fingerprint.spec_id,
-        data_use=tuple(policy.get("data_use", ())),
-    )
+@dataclass(frozen=True)
+class PolicyRef:
+    """The issuer's export policy as the statement names it: id, digest and DUO data-use codes."""
+
+    id: str | None
+    digest: str | None
+    data_use: tuple[str, ...]
+
+    @classmethod
+    def of(cls, policy: Mapping[str, Any] | None) -> PolicyRef | None:
+        if not policy:
+            return None
+        data_use = policy.get("data_use", ())
+        return cls(id=_text(policy.get("id")), digest=_text(policy.get("digest")),
+                   data_use=tuple(str(c) for c in data_use) if isinstance(data_use, list | tuple) else ())
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class ReceivedBundle:
+    """A bundle that passed every receiving check; only :meth:`Receiver.receive` constructs one.
+
+    ``statement`` is what the verifier returned, ``ledger`` its privacy claim re-derived by
+    our accountants, ``card`` the task card parsed against the schema (None with
+    ``card_error`` saying why when it is missing or does not follow it), ``policy`` the
+    issuer's export-policy reference. There is no ``from_json``: keep the bundle bytes.
+    """
+
+    statement: VerifiedStatement
+    ledger: PrivacyLedger
+    card: TaskCard | None
+    card_error: str | None
+    policy: PolicyRef | None
+    _seal: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._seal is not _VERIFIER:
+            raise TypeError("a ReceivedBundle is made only by Receiver.receive (verify the bundle)")
+
+    @property
+    def bundle_id(self) -> str:
+        return self.statement.bundle_id
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        return self.statement.fingerprint
+
+    @property
+    def issuer(self) -> Party:
+        return Party(self.statement.issuer_name, self.statement.issuer_key_id)
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        return self.statement.checks
+
+    @property
+    def data_use(self) -> tuple[str, ...]:
+        return self.policy.data_use if self.policy is not None else ()
+
+
+def _card(card: Mapping[str, Any]) -> tuple[TaskCard | None, str | None]:
+    if not card:
+        return None, "the bundle carries no task card"
+    try:
+        return TaskCard.from_json(card), None
+    except BadInput as exc:
+        return None, exc.diagnostics()
+
+
+def import_facts(received: ReceivedBundle, *, now: datetime) -> ImportFacts:
+    """The facts an import policy judges, taken from a received bundle."""
+    ledger = received.ledger
+    return ImportFacts(now=now, issuer=received.issuer, dp_mechanism=str(ledger.mechanism), epsilon=ledger.epsilon,
+                       delta=ledger.delta, issued_at=received.statement.issued_at,
+                       spec_id=received.fingerprint.spec_id, data_use=received.data_use)
 
 
 @functools.lru_cache(maxsize=256)
@@ -51,7 +127,7 @@ def _verified_ledger(ledger: PrivacyLedger) -> PrivacyLedger:
 
 def check_privacy_claim(statement: VerifiedStatement) -> PrivacyLedger:
     """Parse the signed privacy ledger and re-derive its epsilon; VerificationError if it under-declares."""
-    if statement.privacy == {"mechanism": "none"}:
+    if statement.privacy == {"mechanism": Mechanism.NONE}:
         # The minimal explicit non-DP claim (what exchange writes when given no ledger).
         return PrivacyLedger.none(spec_id=statement.fingerprint.spec_id)
     try:
@@ -83,34 +159,49 @@ class Receiver:
         replay_store: ReplayStore | None = None,
         record: bool = False,
         event: str = "import",
-    ) -> VerifiedStatement:
-        """Verify one bundle end to end; return the verified statement or raise (and log either way)."""
+        details: Mapping[str, Any] | None = None,
+    ) -> ReceivedBundle:
+        """Verify one bundle end to end; return it received or raise (and log either way)."""
         policy = self.import_policy
         statement: VerifiedStatement | None = None
         try:
             statement = open_bundle(unverified_bytes, identity=self.identity, trust_store=self.trust_store, now=now,
                                     replay_store=replay_store, record=False)
             ledger = check_privacy_claim(statement)
+            card, card_error = _card(statement.card)
             checks = ["privacy-ledger"]
+            received = ReceivedBundle(statement, ledger, card, card_error, PolicyRef.of(statement.policy), _VERIFIER)
             if policy is not None:
-                evaluate_import(policy, import_facts(statement, now=now)).raise_if_refused()
+                evaluate_import(policy, import_facts(received, now=now)).raise_if_refused()
                 checks.append("import-policy")
-            if replay_store is not None and record:
-                replay_store.record(statement.bundle_id, digest=statement.statement_digest, now=now, expires_at=statement.expires_at)
-                checks.append("replay-recorded")
-            statement = replace(statement, checks=statement.checks + tuple(checks))
         except PolicyViolation as exc:
-            self._log(event, "refused", now=now, label=label, reasons=exc.reasons, statement=statement)
+            self._log(event, "refused", now=now, label=label, reasons=exc.reasons, statement=statement, details=details)
             raise
         except SecfpError as exc:
-            self._log(event, "failed", now=now, label=label, reasons=(exc.diagnostics(),), statement=None)
+            self._log(event, "failed", now=now, label=label, reasons=(exc.diagnostics(),), statement=None,
+                      details=details)
             raise
-        if self.audit_ok:
-            self._log(event, "ok", now=now, label=label, reasons=(), statement=statement,
+        recording = replay_store is not None and record
+        if recording:
+            checks.append("replay-recorded")
+        statement = replace(statement, checks=statement.checks + tuple(checks))
+        received = replace(received, statement=statement)
+        if self.audit_ok or recording:
+            self._log(event, "ok", now=now, label=label, reasons=(), statement=statement, details=details,
                       epsilon=ledger.epsilon if ledger.is_private else None)
-        return statement
+        if recording:
+            assert replay_store is not None
+            try:
+                replay_store.record(statement.bundle_id, digest=statement.statement_digest, now=now,
+                                    expires_at=statement.expires_at)
+            except SecfpError as exc:
+                self._log(event, "failed", now=now, label=label, reasons=(exc.diagnostics(),), statement=statement,
+                          details=details)
+                raise
+        return received
 
-    def _log(self, event: str, outcome: str, *, now: datetime, label: str, reasons, statement, epsilon=None) -> None:
+    def _log(self, event: str, outcome: str, *, now: datetime, label: str, reasons: Any, statement: Any,
+             details: Mapping[str, Any] | None, epsilon: float | None = None) -> None:
         policy = self.import_policy
         append_event(
             self.audit_log,
@@ -124,7 +215,7 @@ class Receiver:
                 policy_digest=policy.digest if policy is not None else None,
                 epsilon_spent=epsilon,
                 reasons=tuple(reasons),
-                details={"file": label},
+                details={"file": label, **(details or {})},
             ),
             now=now,
         )

@@ -120,7 +120,7 @@ def test_spec_calibrate_writes_a_loadable_spec(tmp_path, sample_tasks):
     assert shown["bins"] == 20 and shown["calibration"]["reference"] == "fundus tiles"
 
 
-def test_demo_runs_end_to_end_on_shipped_images(tmp_path):
+def test_demo_runs_end_to_end_on_shipped_images(tmp_path, torch_home):
     result = _run("demo", "--out", tmp_path / "demo", "--samples", 12, "--quiet")
     assert result.exit_code == 0, result.output
     assert "retrieve their own other half first" in result.stdout

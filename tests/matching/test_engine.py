@@ -1,4 +1,5 @@
-"""SourceMatrix: one pass equals one_vs_many, exact top-k equals brute force, files map and refuse damage."""
+"""SourceMatrix: one pass equals the per-pair formula within its error bars, exact top-k equals brute force,
+files map and refuse damage."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import pytest
 
 from secfp.errors import BadInput, IncompatibleFingerprints
 from secfp.fingerprint.histogram import Fingerprint
-from secfp.matching.bkld import one_vs_many
-from secfp.matching.engine import PRECISIONS, SourceMatrix
-from secfp.matching.ranking import rank_sources
+from secfp.matching.bkld import bkld, one_vs_many
+from secfp.matching.engine import SourceMatrix
 
 SPEC = "c" * 64
 M, B = 24, 20
@@ -37,25 +37,53 @@ def _pool(seed: int = 0, n_sources: int = 60) -> tuple[list[str], list[Fingerpri
 
 
 def _brute(query: Fingerprint, names: list[str], sources: list[Fingerprint], k: int, variant: str = "small") -> list[str]:
-    return [r.source for r in rank_sources(query, list(zip(names, sources)), variant=variant, top=k)]
+    """Brute force with the per-pair reference formula, independent of the engine."""
+    dist = [bkld(query, s, variant=variant) for s in sources]
+    return [names[i] for i in sorted(range(len(names)), key=lambda i: (dist[i], names[i]))[:k]]
 
 
-@pytest.mark.parametrize("precision", PRECISIONS)
-def test_index_distances_equal_one_vs_many(precision):
+def test_index_distances_equal_one_vs_many_within_their_error_bars():
     names, sources, query = _pool()
-    index = SourceMatrix.build(names, sources, precision=precision)
+    index = SourceMatrix.build(names, sources)
     for variant in ("small", "large"):
         exact = one_vs_many(query, sources, variant=variant)
-        # Tolerances: counts are stored exactly (fp32 products only); 16-bit rows round log q.
-        tol = {"counts": 1e-7, "float16": 1e-4, "bfloat16": 1e-3}[precision]
-        np.testing.assert_allclose(index.distances(query, variant), exact, rtol=0, atol=tol)
+        fast, err = index._distances([query], variant, exact=False)
+        assert np.all(np.abs(fast[0] - exact) <= err[0])
+        np.testing.assert_allclose(fast[0], exact, rtol=0, atol=1e-6)
         np.testing.assert_allclose(index.distances(query, variant, exact=True), exact, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("precision", PRECISIONS)
-def test_exact_top10_equals_brute_force(precision):
+def test_counts_are_stored_losslessly_in_the_smallest_integer_type():
+    names, sources, _ = _pool()
+    clean = [s for s in sources if not s.noisy]
+    assert SourceMatrix.build(names[: len(clean)], clean)._a["counts"].dtype == np.uint8  # every count < 256
+    big = np.zeros((M, B), dtype=np.int64)
+    big[:, 3] = 60_000
+    wide = clean + [Fingerprint(SPEC, big, 60_000, np.zeros(M))]
+    assert SourceMatrix.build(names[: len(wide)], wide)._a["counts"].dtype == np.uint16  # n < 65,536
+    assert SourceMatrix.build(names, sources)._a["counts"].dtype == np.int16  # DP noise: negative counts
+    index = SourceMatrix.build(names, sources)
+    for i in (0, 4, 33):
+        np.testing.assert_array_equal(index.fingerprint(i).counts, sources[i].counts)
+
+
+def test_a_query_reads_only_the_cells_where_it_is_non_zero():
+    names, sources, query = _pool()
+    index = SourceMatrix.build(names, sources)
+    cells = index._terms([query], "small")[0]
+    np.testing.assert_array_equal(cells, np.flatnonzero(query.counts.reshape(-1)))
+    # Counts at the other cells enter only through each row's logsumexp, which is stored: scrambling them
+    # (with the stored logsumexp kept) leaves every distance unchanged, so they are never read.
+    scrambled = index._a["counts"].copy()
+    other = np.setdiff1d(np.arange(scrambled.shape[0]), cells)
+    scrambled[other] = 7
+    index._a["counts"] = scrambled
+    np.testing.assert_allclose(index.distances(query, exact=True), one_vs_many(query, sources), rtol=0, atol=1e-12)
+
+
+def test_exact_top10_equals_brute_force():
     names, sources, query = _pool(seed=1)
-    index = SourceMatrix.build(names, sources, precision=precision)
+    index = SourceMatrix.build(names, sources)
     for variant in ("small", "large"):
         for q in (query, sources[8], sources[4]):  # a fresh query, one with a tied twin, a noisy one
             top = index.top_k(q, 10, variant)
@@ -77,13 +105,13 @@ def test_many_queries_as_one_matrix_product_equal_repeated_single_queries():
 @pytest.mark.parametrize("mmap", [True, False])
 def test_saved_and_streamed_indexes_load_memory_mapped_and_answer_the_same(tmp_path, mmap):
     names, sources, query = _pool(seed=3)
-    built = SourceMatrix.build(names, sources, precision="float16")
+    built = SourceMatrix.build(names, sources, counts_dtype="int32")
     built.save(tmp_path / "saved.secfpidx")
-    SourceMatrix.build(names, iter(sources), path=tmp_path / "streamed.secfpidx", precision="float16")
+    SourceMatrix.build(names, iter(sources), path=tmp_path / "streamed.secfpidx")
     for path in ("saved.secfpidx", "streamed.secfpidx"):
         loaded = SourceMatrix.load(tmp_path / path, mmap=mmap)
         assert loaded.names == built.names and len(loaded) == len(built)
-        np.testing.assert_array_equal(loaded.distances(query), built.distances(query))
+        np.testing.assert_array_equal(loaded.distances(query, exact=True), built.distances(query, exact=True))
         assert loaded.top_k(query, 10) == built.top_k(query, 10)
     assert isinstance(SourceMatrix.load(tmp_path / "saved.secfpidx")._a["counts"], np.memmap)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["saved.secfpidx", "streamed.secfpidx"]

@@ -24,6 +24,7 @@ from secfp.governance import read_log  # noqa: E402
 from secfp.pool.store import Pool  # noqa: E402
 from secfp.privacy import PrivacyLedger  # noqa: E402
 from secfp.workflows.receive import Receiver  # noqa: E402
+from secfp.workflows.use import add_bundle, plan_from_pool, rank_pool  # noqa: E402
 
 __all__ = ["NOW", "World", "make_fingerprint", "card", "snapshot"]
 
@@ -71,7 +72,14 @@ class World:
                            privacy=PrivacyLedger.none(spec_id=fp.spec_id).to_json(), policy=policy).data
 
     def add(self, data: bytes, *, now: datetime | None = None, receiver: Any = None) -> Any:
-        return self.pool.add(data, receiver=receiver or self.receiver, now=now or self.now, label="test.bundle")
+        return add_bundle(self.pool, data, receiver=receiver or self.receiver, now=now or self.now, label="test.bundle")
+
+    def rank(self, query: Any, *, receiver: Any = None, now: datetime | None = None, **kw: Any) -> Any:
+        return rank_pool(self.pool, "query", query, receiver=receiver or self.receiver, now=now or self.now, **kw)
+
+    def plan(self, query: Any, *, receiver: Any = None, now: datetime | None = None, **kw: Any) -> Any:
+        return plan_from_pool(self.pool, "query", query, receiver=receiver or self.receiver, now=now or self.now,
+                              **kw).plan
 
     def with_receiver(self, **changes: Any) -> Receiver:
         from dataclasses import replace

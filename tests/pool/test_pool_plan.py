@@ -8,7 +8,7 @@ from conftest import card, make_fingerprint
 from secfp.governance import Purpose
 from secfp.cards.task_card import TaskCard
 from secfp.planning.planner import TransferPlan
-from secfp.pool.store import DEFAULT_PURPOSE, cotraining_data_use_rule, plan_from_ranking
+from secfp.pool.ranking import DEFAULT_PURPOSE, cotraining_data_use_rule, plan_from_ranking
 
 DUA = {"id": "export-1", "digest": "ab" * 32}
 
@@ -29,7 +29,7 @@ def _cotraining(plan: TransferPlan) -> tuple[list[str], dict[str, str]]:
 def test_plan_excludes_cotraining_when_card_says_data_not_shareable(world):
     open_ = _add(world, "open", 1, shareable=True)
     closed = _add(world, "closed", 2, shareable=False)
-    plan = world.pool.plan(make_fingerprint(seed=9), receiver=world.receiver, now=world.now)
+    plan = world.plan(make_fingerprint(seed=9))
     assert isinstance(plan, TransferPlan)
     suggested, excluded = _cotraining(plan)
     assert suggested == [open_] and "cannot be shared" in excluded[closed]
@@ -41,14 +41,14 @@ def test_plan_excludes_cotraining_when_data_use_terms_forbid_our_purpose(world):
     allowed = _add(world, "ncu", 1, data_use=["HMB", "NCU", "NPU"])
     genetic = _add(world, "gso", 2, data_use=["GRU", "GSO"])
     ethics = _add(world, "irb", 3, data_use=["HMB", "IRB"])
-    plan = world.pool.plan(make_fingerprint(seed=9), receiver=world.receiver, now=world.now)
+    plan = world.plan(make_fingerprint(seed=9))
     suggested, excluded = _cotraining(plan)
     assert suggested == [allowed]
     assert "GSO allows only genetic studies" in excluded[genetic]
     assert "IRB requires ethics approval" in excluded[ethics]
     assert {s.source_id for s in plan.suggestions["architecture"]} == {allowed, genetic, ethics}
     # A purpose that declares ethics approval (from an import policy) lets the IRB source in.
-    ranking = world.pool.rank(make_fingerprint(seed=9), receiver=world.receiver, now=world.now)
+    ranking = world.rank(make_fingerprint(seed=9))
     with_irb = plan_from_ranking(ranking, purpose=Purpose(research_area="biomedical", ethics_approval=True))
     assert set(_cotraining(with_irb)[0]) == {allowed, ethics}
 
@@ -71,7 +71,7 @@ def test_source_with_missing_or_invalid_card_is_excluded_not_a_crash(world, bad_
     good = _add(world, "good", 1)
     bad = _add(world, "bad", 2, card_json=bad_card) if bad_card else world.add(
         world.bundle(make_fingerprint(seed=2))).entry.bundle_id
-    plan = world.pool.plan(make_fingerprint(seed=9), receiver=world.receiver, now=world.now)
+    plan = world.plan(make_fingerprint(seed=9))
     reasons = [e.reason for e in plan.excluded if e.source_id == bad]
     assert len(reasons) == 4 and all(reason in r for r in reasons)
     assert [s.source_id for s in plan.suggestions["architecture"]] == [good]
@@ -81,7 +81,7 @@ def test_plan_suggestions_carry_what_to_take_and_why(world):
     _add(world, "small", 1, images=500)
     _add(world, "big", 2, images=500_000)
     query_card = TaskCard.from_json(card("mine"))
-    plan = world.pool.plan(make_fingerprint(seed=9), receiver=world.receiver, now=world.now, query_card=query_card,
+    plan = world.plan(make_fingerprint(seed=9), query_card=query_card,
                            top=1)
     (best,) = plan.suggestions["architecture"]
     assert best.offer["name"] == "resnet50" and "train resnet50" in best.why and "bKLD" in best.why

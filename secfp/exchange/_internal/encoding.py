@@ -11,10 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
-from secfp._io import canonical_json, strict_json_loads
+from secfp._io import BUNDLE_ID, canonical_json, format_utc, strict_json_loads
 from secfp.errors import BadInput
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 _KEY_ID = re.compile(r"[0-9a-f]{64}")
-_BUNDLE_ID = re.compile(r"[0-9a-f]{32}")
+
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
@@ -73,16 +73,14 @@ def check_key_id(value: Any, *, what: str, error: type[Exception] = BadInput) ->
 
 def check_bundle_id(value: Any, *, what: str = "bundle id", error: type[Exception] = BadInput) -> str:
     """A bundle id is 128 random bits as 32 lowercase hex digits."""
-    if not isinstance(value, str) or _BUNDLE_ID.fullmatch(value) is None:
+    if not isinstance(value, str) or BUNDLE_ID.match(value) is None:
         raise error(f"{what} is not 32 lowercase hex digits")
     return value
 
 
 def format_time(when: datetime) -> str:
     """RFC 3339 UTC with second precision and a ``Z``: the only time spelling in secfp files."""
-    if when.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(when)
 
 
 def parse_time(value: Any, *, what: str, error: type[Exception] = BadInput) -> datetime:
@@ -160,6 +158,3 @@ def exact_fields(obj: Any, expected: set[str], *, what: str, error: type[Excepti
         raise error(f"{what} fields are wrong: unexpected {extra}, missing {missing}")
     return obj
 
-
-def positive_duration(value: timedelta) -> bool:
-    return isinstance(value, timedelta) and value > timedelta(0)
