@@ -21,10 +21,14 @@ import os
 import sys
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit
+
+try:  # typer >= 0.20 vendors click; older typer uses click itself
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException
 
 from secfp.cli._options import JSON_FLAG
 from secfp.cli._render import error_document, error_kind, print_json
@@ -70,15 +74,15 @@ def _quiet_stdout() -> None:
 class _SecfpGroup(TyperGroup):
     """Maps every failure to an exit code (and a JSON document under --json), also under CliRunner."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         ctx.meta[_JSON_META] = _wants_json(list(args))
         try:
             return super().parse_args(ctx, args)
-        except click.ClickException as exc:
+        except ClickException as exc:
             self._json_error(ctx, code=exc.exit_code, kind="usage", message=exc.format_message())
             raise
 
-    def _json_error(self, ctx: click.Context, *, code: int, kind: str, message: str,
+    def _json_error(self, ctx: typer.Context, *, code: int, kind: str, message: str,
                     details: dict[str, Any] | None = None) -> None:
         if ctx.meta.get(_JSON_META) and not ctx.meta.get("secfp.json_error_done"):
             ctx.meta["secfp.json_error_done"] = True
@@ -87,7 +91,7 @@ class _SecfpGroup(TyperGroup):
             except BrokenPipeError:
                 _quiet_stdout()
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except SecfpError as exc:
@@ -95,7 +99,7 @@ class _SecfpGroup(TyperGroup):
             self._json_error(ctx, code=exc.exit_code, kind=error_kind(exc), message=message, details=_details(exc))
             typer.echo(f"secfp: error: {message}", err=True)
             ctx.exit(exc.exit_code)
-        except click.ClickException as exc:
+        except ClickException as exc:
             self._json_error(ctx, code=exc.exit_code, kind="usage", message=exc.format_message())
             raise
         except BrokenPipeError:

@@ -22,8 +22,11 @@ from rich.text import Text
 
 __all__ = ["stderr", "stdout", "print_json", "progress_bar", "error_document", "error_kind", "plain", "rfc3339"]
 
-stderr = Console(stderr=True, highlight=False)
-stdout = Console(highlight=False)
+# No markup on the shared consoles: paths, names and every string that came in a
+# bundle are printed as the text they are ("[/x]" stays "[/x]" and cannot crash a
+# command or restyle the screen). Styling, where wanted, is passed as rich objects.
+stderr = Console(stderr=True, highlight=False, markup=False)
+stdout = Console(highlight=False, markup=False)
 
 
 def print_json(value: Any) -> None:

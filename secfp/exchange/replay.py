@@ -75,7 +75,7 @@ class ReplayStore:
         try:
             obj = strict_json_loads(data, what=f"replay store {self.path}")
             exact_fields(obj, {"v", "kind", "seen"}, what="replay store")
-            if obj["v"] != 1 or obj["kind"] != STORE_KIND or not isinstance(obj["seen"], dict):
+            if type(obj["v"]) is not int or obj["v"] != 1 or obj["kind"] != STORE_KIND or not isinstance(obj["seen"], dict):
                 raise BadInput("not a version-1 replay store")
             return {check_bundle_id(k): ReplayEntry.from_json(v) for k, v in obj["seen"].items()}
         except BadInput as exc:

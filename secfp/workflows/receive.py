@@ -110,6 +110,10 @@ class Receiver:
                       epsilon=ledger.epsilon if ledger.is_private else None)
         return statement
 
+    def log_failure(self, exc: SecfpError, *, now: datetime, label: str, event: str = "import") -> None:
+        """Audit a failure met before :meth:`receive` could run (the file could not even be read)."""
+        self._log(event, "failed", now=now, label=label, reasons=(exc.diagnostics(),), statement=None)
+
     def _log(self, event: str, outcome: str, *, now: datetime, label: str, reasons, statement, epsilon=None) -> None:
         policy = self.import_policy
         append_event(
