@@ -30,6 +30,7 @@ try:  # typer >= 0.20 vendors click; older typer uses click itself
 except ImportError:  # pragma: no cover
     from click.exceptions import ClickException
 
+from secfp.cli import _render
 from secfp.cli._options import JSON_FLAG
 from secfp.cli._render import error_document, error_kind, print_json
 from secfp.errors import SecfpError
@@ -76,6 +77,7 @@ class _SecfpGroup(TyperGroup):
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         ctx.meta[_JSON_META] = _wants_json(list(args))
+        _render.documents_printed = 0
         try:
             return super().parse_args(ctx, args)
         except ClickException as exc:
@@ -84,8 +86,9 @@ class _SecfpGroup(TyperGroup):
 
     def _json_error(self, ctx: typer.Context, *, code: int, kind: str, message: str,
                     details: dict[str, Any] | None = None) -> None:
-        if ctx.meta.get(_JSON_META) and not ctx.meta.get("secfp.json_error_done"):
-            ctx.meta["secfp.json_error_done"] = True
+        # A command that already printed its document (``pool add`` lists per-bundle
+        # outcomes, then exits with the worst code) gets no second one.
+        if ctx.meta.get(_JSON_META) and not _render.documents_printed:
             try:
                 print_json(error_document(code=code, kind=kind, message=message, details=details))
             except BrokenPipeError:

@@ -29,9 +29,16 @@ stderr = Console(stderr=True, highlight=False, markup=False)
 stdout = Console(highlight=False, markup=False)
 
 
+#: Documents printed by the running command; the error handler adds none after one.
+documents_printed = 0
+
+
 def print_json(value: Any) -> None:
     """Exactly one JSON document on stdout (never changes the exit code)."""
-    sys.stdout.write(json.dumps(value, indent=2, allow_nan=False) + "\n")
+    global documents_printed
+    text = json.dumps(value, indent=2, allow_nan=False) + "\n"
+    documents_printed += 1
+    sys.stdout.write(text)
     sys.stdout.flush()
 
 

@@ -168,7 +168,7 @@ def match(
         ranking = [MatchResult(r["source"], r["distance"], r["rank"]) for r in rows]
         report = build_report(query_name=str(query), query_fp=target.fingerprint, ranking=ranking,
                               statements=statements, plan=None, variant=variant, now=now)
-        atomic_write_text(html, render_html(report))
+        atomic_write_text(html, render_html(report), mode=0o600)  # may hold decrypted fingerprints
     if as_json:
         print_json({"variant": variant, "spec_id": target.fingerprint.spec_id, "query": str(query), "results": rows})
         return

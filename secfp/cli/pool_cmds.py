@@ -256,7 +256,7 @@ def _write_html(path: Path, *, query: Path, fp: Any, ranking: Any, the_plan: Any
 
     report = build_report(query_name=str(query), query_fp=fp, ranking=list(ranking.matches),
                           statements=ranking.statements(), plan=the_plan, variant=ranking.variant, now=now)
-    atomic_write_text(path, render_html(report))
+    atomic_write_text(path, render_html(report), mode=0o600)  # may hold decrypted fingerprints
     return True
 
 

@@ -141,8 +141,9 @@ def test_audit_verify_json_of_a_broken_log_still_prints_one_document(app, tmp_pa
     log.write_bytes(log.read_bytes()[:-10])
     result = runner.invoke(app, ["audit", "verify", str(log), "--json"])
     assert result.exit_code == 4
-    doc = json.loads(result.stdout)
-    assert doc["ok"] is False and "line 3: the last record is incomplete" in doc["error"]
+    doc = json.loads(result.stdout)["error"]
+    assert doc["code"] == 4 and doc["details"]["ok"] is False
+    assert "line 3: the last record is incomplete" in doc["message"]
 
 
 def test_audit_verify_with_an_anchor_detects_cut_records(app, tmp_path):
