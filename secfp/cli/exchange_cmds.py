@@ -116,12 +116,12 @@ def trust_list_cmd(store: StoreOption = None, as_json: JsonOption = False) -> No
     if as_json:
         print_json({"store": str(directory), "cards": trusted.to_json()})
         return
-    table = Table(title=f"trust store {directory}")
-    for column in ("name", "signing key id", "encryption key id", "not after"):
-        table.add_column(column, overflow="fold")
+    # One fact per line, key ids in full: people compare them character by character.
+    stderr.print(f"trust store {directory}: {len(trusted)} cards", soft_wrap=True)
     for card in trusted:
-        table.add_row(plain(card.name), card.signing_key_id, card.encryption_key_id, card.to_json()["not_after"])
-    stdout.print(table)
+        stdout.print(f"{card.name}\n  signing key id     {card.signing_key_id}\n"
+                     f"  encryption key id  {card.encryption_key_id}\n  not after          {card.to_json()['not_after']}",
+                     soft_wrap=True)
 
 
 @trust_app.command("remove")
@@ -290,8 +290,8 @@ def verify(
         print_json(report)
         return
     names = {c.encryption_key_id: c.name for c in trusted}
-    if identity is not None:
-        names[identity.card.encryption_key_id] = f"{identity.name} (us)"
+    if receiver.identity is not None:
+        names[receiver.identity.card.encryption_key_id] = f"{receiver.identity.name} (us)"
     table = Table(title=plain(f"verified {bundle}"), show_header=False)
     table.add_column("fact", no_wrap=True)
     table.add_column("value", overflow="fold")

@@ -171,11 +171,11 @@ def load_identity(path: str | Path, *, passphrase: PassphraseSource = None) -> P
     Raises :class:`WrongPassphrase` (exit 4) if the file does not decrypt and
     :class:`BadInput` (exit 3) if it is malformed.
     """
-    check_key_file_mode(path)
     data = read_capped(path, cap=MAX_KEY_FILE_BYTES, what="key file")
     kind = sniff_kind(data)
     if kind is not None and kind != KEY_FILE_KIND:
         raise BadInput(f"{path} is {describe(kind)}, not a private key file (--key takes NAME.key)")
+    check_key_file_mode(path)
     obj = strict_json_loads(data, what=f"key file {path}")
     if not isinstance(obj, dict) or obj.get("kind") != KEY_FILE_KIND:
         raise BadInput(f"{path} is not a secfp private key file (--key takes NAME.key)")
