@@ -95,8 +95,11 @@ class InputLoader:
                                       import_policy=self._policy, audit_ok=False)
         return self._receiver
 
-    def load(self, path: Path) -> LoadedInput:
-        """Read a fingerprint file as is, or open and verify a bundle."""
+    def load(self, path: Path, *, ours: bool = False) -> LoadedInput:
+        """Read a fingerprint file as is, or open and verify a bundle.
+
+        ``ours``: the file is our own task (the query), to which the import policy does not apply.
+        """
         from datetime import datetime, timezone
 
         from secfp.exchange import read_bundle_file
@@ -110,7 +113,7 @@ class InputLoader:
         data = read_bundle_file(path)
         kind = sniff_kind(data)
         if kind == FINGERPRINT_KIND and len(data) <= MAX_FINGERPRINT_BYTES:
-            if self._policy is not None and not self._allow_unsigned:
+            if self._policy is not None and not self._allow_unsigned and not ours:
                 raise PolicyViolation([f"{path} is an unsigned fingerprint file: the import policy applies only to "
                                        "signed bundles (pass --allow-unsigned to rank it anyway, marked unverified)"],
                                       policy_id=self._policy.id)

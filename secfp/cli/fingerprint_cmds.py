@@ -147,7 +147,7 @@ def match(
     the_policy = load_policy(policy, now=now) if policy is not None else None
     log = resolve_audit_log(audit_log, the_policy.audit_log if the_policy is not None else None)
     loader = InputLoader(key=key, trust=trust, policy=the_policy, audit_log=log, allow_unsigned=allow_unsigned)
-    target = loader.load(query)
+    target = loader.load(query, ours=True)
     if pool is not None:
         rows, statements = _rank_pool(pool, target, key=key, trust=trust, policy=policy, audit_log=audit_log,
                                       variant=variant, top=top, now=now)
