@@ -14,6 +14,7 @@ install or do.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ def _decode_error(path: str | Path, ds: Any, exc: BaseException) -> DicomDecodeE
 
     uid = transfer_syntax_of(ds)
     name = getattr(uid, "name", str(uid))
-    detail = " ".join(str(exc).split())[:300]
+    detail = " ".join(str(exc).split())[:240]
     if not getattr(uid, "is_compressed", False):
         return DicomDecodeError(f"DICOM {path}: pixel data ({name}) is malformed: {detail}")
     try:
@@ -75,8 +76,8 @@ def _decode_error(path: str | Path, ds: Any, exc: BaseException) -> DicomDecodeE
         hint = _INSTALL_HINT[_family(str(uid))]
         return DicomDecodeError(f"DICOM {path}: no plugin installed that decodes {name} ({uid}): {hint}")
     return DicomDecodeError(f"DICOM {path}: the {name} ({uid}) pixel data did not decode with the installed plugins "
-                            f"({available}): {detail}; the file may be damaged or non-conformant: re-export it, or "
-                            "convert it to an uncompressed transfer syntax (dcmdjpeg, gdcmconv --raw)")
+                            f"({available}); the file may be damaged or non-conformant: re-export it, or convert it "
+                            f"to an uncompressed transfer syntax (dcmdjpeg, gdcmconv --raw). Plugins said: {detail}")
 
 
 def _frame(ds: Any, index: int, path: str | Path) -> np.ndarray:
@@ -85,12 +86,18 @@ def _frame(ds: Any, index: int, path: str | Path) -> np.ndarray:
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     if not 0 <= index < frames:
         raise DicomDecodeError(f"DICOM {path}: frame {index} does not exist ({frames} frames)")
+    logger = logging.getLogger("pydicom")
+    level = logger.level
     try:
+        # pydicom logs each failing plugin at ERROR level; the one message raised below says it all.
+        logger.setLevel(logging.CRITICAL)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pydicom warns on harmless header quirks and plugin fallbacks
             return pixel_array(ds, index=index if frames > 1 else None)
     except Exception as exc:  # noqa: BLE001 - any plugin failure becomes one actionable message
         raise _decode_error(path, ds, exc) from None
+    finally:
+        logger.setLevel(level)
 
 
 def dicom_refs(path: Path) -> list[tuple[str, int]]:
