@@ -17,7 +17,7 @@ from typer.main import get_command
 from secfp.cli import app
 from secfp.fingerprint.histogram import save_fingerprint
 
-from conftest import OTHER_SPEC_ID, make_fingerprint
+from cli_site import OTHER_SPEC_ID, make_fingerprint
 
 HEADER = '[policy]\nid = "{id}"\nversion = 1\nvalid_from = 2025-01-01\nvalid_until = 2099-01-01\n'
 IMPORT_DP_ONLY = """
