@@ -21,7 +21,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from secfp.cli._options import ForceOption, JsonOption, TrustOption
+from secfp.cli._options import ForceOption, JsonOption, StrictOption, TrustOption
 from secfp.cli._outputs import check_output
 from secfp.cli._render import plain, print_json, stderr, stdout
 from secfp.errors import SecfpError, UsageError
@@ -181,6 +181,7 @@ def export(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show exactly what would be released and the verdict; write nothing.")] = False,
     audit_log: AuditOption = None,
     force: ForceOption = False,
+    strict: StrictOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Sign a fingerprint and encrypt it to the named recipients (or publish it signed, --public)."""
@@ -196,6 +197,10 @@ def export(
         raise UsageError("give --to CARD (one or more) or --public, not both and not neither")
     if not dry_run:
         check_output(output, force=force)
+    if strict and not (len(inputs) == 1 and inputs[0].is_file() and _looks_like_json(inputs[0])):
+        from secfp.fingerprint.images import require_readable, scan
+
+        require_readable(scan([str(p) for p in inputs]))
     now = _now()
     lifetime = parse_duration(expires)
     the_policy = _policy(policy)
@@ -313,6 +318,11 @@ def verify(
         row("export policy", f"{verified.policy['id']} ({verified.policy['digest']}), data use: {', '.join(verified.policy['data_use']) or '-'}")
     row("checked", ", ".join(checks))
     stdout.print(table)
+
+
+def _looks_like_json(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(64).lstrip().startswith(b"{")
 
 
 def _is_sealed(data: bytes) -> bool:

@@ -265,10 +265,13 @@ def spec_calibrate(
     q_high: Annotated[float, typer.Option(help="Upper edge quantile.")] = 0.95,
     random_weights: Annotated[Optional[int], typer.Option(help="Use an UNTRAINED probe with this seed (recorded in the spec; never matches real specs).")] = None,
     quiet: QuietOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Calibrate a spec: per-feature quantile edges of the probe's features on public images."""
     from secfp.fingerprint.pipeline import calibrate_spec
     from secfp.fingerprint.spec import save_spec
+
+    check_output(output, force=force)
 
     weights = f"random:{random_weights}" if random_weights is not None else "IMAGENET1K_V1"
     with progress_bar("calibrating", enabled=not quiet) as update:

@@ -15,7 +15,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ class ExportPlan:
                 "policy": self.policy_reference(),
                 "recipients": [{"name": c.name, "encryption_key_id": c.encryption_key_id} for c in self.recipients],
                 "public": self.public,
-                "expires_at": (now + self.lifetime).isoformat(),
+                "expires_at": (now + self.lifetime).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             },
             "withheld_card_fields": list(self.withheld_card_fields),
             "dataset": self.dataset,

@@ -78,3 +78,15 @@ def test_fingerprint_strict_fails_before_any_forward_pass(tmp_path):
     result = CliRunner().invoke(app, ["fingerprint", str(_mixed_folder(tmp_path)), "-o", str(out), "--strict", "--json"])
     assert result.exit_code == 3, result.output
     assert "bad.dcm" in result.stderr and not out.exists()
+
+
+def test_export_strict_fails_before_any_forward_pass(tmp_path):
+    from typer.testing import CliRunner
+
+    from secfp.cli import app
+
+    out = tmp_path / "out.bundle"
+    result = CliRunner().invoke(app, ["export", str(_mixed_folder(tmp_path)), "--key", str(tmp_path / "no.key"),
+                                      "--public", "-o", str(out), "--strict", "--dry-run", "--json"])
+    assert result.exit_code == 3, result.output
+    assert "bad.dcm" in result.stderr and not out.exists()
