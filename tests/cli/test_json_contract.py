@@ -167,3 +167,47 @@ def test_policy_refusal_carries_every_reason_in_details(site):
     error = json.loads(result.stdout)["error"]
     assert error["code"] == 5 and error["kind"] == "policy_violation"
     assert error["details"]["policy_id"] == "dp-only" and len(error["details"]["reasons"]) >= 2
+
+
+# Commands that read one file given by the user, with the file's place in the arguments.
+READERS = [
+    lambda f, s: ["verify", f, "--trust", s.trust, "--key", s.bob_key],
+    lambda f, s: ["inspect", f, "--trust", s.trust],
+    lambda f, s: ["match", s.fp, f],
+    lambda f, s: ["trust", "add", f, "--trust", s.root / "t"],
+    lambda f, s: ["policy", "check", f],
+    lambda f, s: ["audit", "show", f],
+    lambda f, s: ["export", f, "--key", s.alice_key, "--public", "-o", s.root / "never.bundle", "--dry-run"],
+]
+
+
+def test_any_bytes_in_any_reader_give_one_document_with_the_exit_code(site):
+    # Property: whatever the bytes (garbage, truncated bundles, other secfp files, JSON of any shape),
+    # every reader answers with one JSON document whose error.code is its exit code, never exit 1.
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    seeds = [site.bundle.read_bytes(), site.fp.read_bytes(), site.alice_key.read_bytes(), site.alice_card.read_bytes()]
+    json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                               lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6), kids, max_size=3),
+                               max_leaves=8)
+    contents = st.one_of(
+        st.binary(max_size=200),
+        st.tuples(st.sampled_from(seeds), st.integers(min_value=0, max_value=400)).map(lambda t: t[0][: t[1]]),
+        json_values.map(lambda v: json.dumps(v).encode()),
+    )
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(content=contents, reader=st.sampled_from(READERS))
+    def check(content, reader):
+        path = site.root / "input.any"
+        path.write_bytes(content)
+        result = site.run(*[str(a) for a in reader(path, site)], "--json")
+        if result.exit_code == 0:
+            json.loads(result.stdout)  # a success is one document too
+            return
+        assert result.exit_code != 1, result.output
+        doc = json.loads(result.stdout)
+        assert doc["error"]["code"] == result.exit_code, result.output
+
+    check()
