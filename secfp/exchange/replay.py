@@ -103,6 +103,7 @@ def _raise_if_seen(seen: dict[str, ReplayEntry], bundle_id: str, digest: str) ->
         return
     first = format_time(entry.first_seen)
     if entry.digest == digest:
-        raise Replayed(f"replay check failed: bundle {bundle_id} was already received at {first}; to check it "
-                       "again without receiving it, run `secfp verify --no-record` or `secfp inspect`")
+        raise Replayed(f"replay check failed: bundle {bundle_id} was already received at {first}; `secfp inspect` "
+                       "re-checks it without the replay check (`secfp verify --no-record` checks a bundle "
+                       "before receiving it, without recording it)")
     raise Replayed(f"replay check failed: bundle id {bundle_id} was already used by a different statement (first seen {first})")

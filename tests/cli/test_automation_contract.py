@@ -53,6 +53,9 @@ def test_re_received_bundle_says_how_to_check_it_again(site):
     assert "--no-record" in again.stderr and "secfp inspect" in again.stderr
     checked = site.run("verify", site.bundle, "--trust", site.trust, "--key", site.bob_key, "--no-record")
     assert checked.exit_code == 4  # already recorded: --no-record checks, it does not forget
+    shown = site.run("inspect", site.bundle, "--trust", site.trust, "--key", site.bob_key, "--json")
+    assert shown.exit_code == 0, shown.output  # what the message advises works
+    assert json.loads(shown.stdout)["bundle"]["issuer"]["name"] == "alice"
 
 
 def test_truncated_or_foreign_file_given_to_verify_is_not_a_secfp_bundle(site):
