@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from secfp.cli._render import rfc3339
 from secfp.fingerprint.histogram import Fingerprint
 
 __all__ = ["LoadedInput", "InputLoader", "load_input"]
@@ -34,9 +35,9 @@ class LoadedInput:
             return [("source", "fingerprint file (unsigned)")]
         s = self.statement
         return [
-            ("issuer", f"{s.issuer_name} ({s.issuer_key_id[:16]}...)"),
+            ("issuer", f"{s.issuer_name} ({s.issuer_key_id})"),
             ("bundle id", s.bundle_id),
-            ("issued / expires", f"{s.issued_at.isoformat()} / {s.expires_at.isoformat()}"),
+            ("issued / expires", f"{rfc3339(s.issued_at)} / {rfc3339(s.expires_at)}"),
             ("privacy", str(s.privacy.get("mechanism", "none"))),
             ("checked", ", ".join(s.checks)),
         ]
@@ -61,10 +62,16 @@ class InputLoader:
     ledger re-derivation, import policy) without the replay check: ``match`` and
     ``inspect`` analyse files already held, re-reading is not a new receipt. Only
     failures and refusals are audited here; the command audits its own result.
+
+    Under an import policy an unsigned fingerprint file is refused
+    (:class:`PolicyViolation`): the policy judges signed facts, and a file
+    carries none. ``allow_unsigned`` lets it through, marked ``verified: false``.
+    Input kinds are recognised by content (:mod:`secfp.exchange.kinds`).
     """
 
     def __init__(self, *, key: Path | None = None, trust: Path | None = None, policy: Any = None,
-                 audit_log: Path | None = None) -> None:
+                 audit_log: Path | None = None, allow_unsigned: bool = False) -> None:
+        self._allow_unsigned = allow_unsigned
         self._key = key
         self._trust_dir = trust
         self._policy = policy
@@ -88,27 +95,45 @@ class InputLoader:
                                       import_policy=self._policy, audit_ok=False)
         return self._receiver
 
-    def load(self, path: Path) -> LoadedInput:
-        """Read a fingerprint file as is, or open and verify a bundle."""
+    def load(self, path: Path, *, ours: bool = False) -> LoadedInput:
+        """Read a fingerprint file as is, or open and verify a bundle.
+
+        ``ours``: the file is our own task (the query), to which the import policy does not apply.
+        """
         from datetime import datetime, timezone
 
         from secfp.exchange import read_bundle_file
         from secfp.fingerprint.histogram import FINGERPRINT_KIND, MAX_FINGERPRINT_BYTES
-        from secfp.errors import UsageError
+        from secfp.errors import PolicyViolation, UsageError
         from secfp._io import strict_json_loads
 
-        data = read_bundle_file(path)
-        if len(data) <= MAX_FINGERPRINT_BYTES:
-            sniff = strict_json_loads(data, what=str(path))
-            if isinstance(sniff, dict) and sniff.get("kind") == FINGERPRINT_KIND:
-                return LoadedInput(Path(path), Fingerprint.from_json(sniff), None)
-        receiver = self._get_receiver()
-        from secfp.exchange.bundle import parse_bundle
+        from secfp.exchange.kinds import sniff_kind
 
-        if parse_bundle(data).sealed is not None and receiver.identity is None:
+        now = datetime.now(timezone.utc)
+        data = read_bundle_file(path)
+        kind = sniff_kind(data)
+        if kind == FINGERPRINT_KIND and len(data) <= MAX_FINGERPRINT_BYTES:
+            if self._policy is not None and not self._allow_unsigned and not ours:
+                raise PolicyViolation([f"{path} is an unsigned fingerprint file: the import policy applies only to "
+                                       "signed bundles (pass --allow-unsigned to rank it anyway, marked unverified)"],
+                                      policy_id=self._policy.id)
+            return LoadedInput(Path(path), Fingerprint.from_json(strict_json_loads(data, what=str(path))), None)
+        receiver = self._get_receiver()
+        if _is_sealed(data) and receiver.identity is None:
             raise UsageError(f"{path} is sealed to named recipients: give our private key (--key) to open it")
-        statement = receiver.receive(data, now=datetime.now(timezone.utc), label=str(path), event="read").statement
+        # A file that does not parse as a bundle reaches the receiver too: it refuses it and audits the failure.
+        statement = receiver.receive(data, now=now, label=str(path), event="read").statement
         return LoadedInput(Path(path), statement.fingerprint, statement)
+
+
+def _is_sealed(data: bytes) -> bool:
+    from secfp.errors import SecfpError
+    from secfp.exchange.bundle import parse_bundle
+
+    try:
+        return parse_bundle(data).sealed is not None
+    except SecfpError:
+        return False
 
 
 def load_input(path: Path, *, key: Path | None = None, trust: Path | None = None) -> LoadedInput:

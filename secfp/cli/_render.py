@@ -20,16 +20,53 @@ from rich.progress import (
 )
 from rich.text import Text
 
-__all__ = ["stderr", "stdout", "print_json", "progress_bar"]
+__all__ = ["stderr", "stdout", "print_json", "progress_bar", "error_document", "error_kind", "plain", "rfc3339"]
 
-stderr = Console(stderr=True, highlight=False)
-stdout = Console(highlight=False)
+# No markup on the shared consoles: paths, names and every string that came in a
+# bundle are printed as the text they are ("[/x]" stays "[/x]" and cannot crash a
+# command or restyle the screen). Styling, where wanted, is passed as rich objects.
+stderr = Console(stderr=True, highlight=False, markup=False)
+stdout = Console(highlight=False, markup=False)
+
+
+#: Documents printed by the running command; the error handler adds none after one.
+documents_printed = 0
 
 
 def print_json(value: Any) -> None:
     """Exactly one JSON document on stdout (never changes the exit code)."""
-    sys.stdout.write(json.dumps(value, indent=2, allow_nan=False) + "\n")
+    global documents_printed
+    text = json.dumps(value, indent=2, allow_nan=False) + "\n"
+    documents_printed += 1
+    sys.stdout.write(text)
     sys.stdout.flush()
+
+
+def error_kind(exc: BaseException) -> str:
+    """A stable machine name for an error: its class name in snake case (``InvalidBundle`` -> ``invalid_bundle``)."""
+    name = type(exc).__name__
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
+def error_document(*, code: int, kind: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one JSON shape of every failure: ``{"error": {"code", "kind", "message", "details"}}``.
+
+    ``code`` is the process's exit code (README, "Exit codes"); scripts may rely
+    on ``error.code`` and ``error.kind`` and should show ``error.message`` to people.
+    """
+    return {"error": {"code": int(code), "kind": kind, "message": message, "details": dict(details or {})}}
+
+
+def plain(value: Any) -> Text:
+    """Any value (a signed string from a bundle included) as literal text: never parsed as rich markup."""
+    return Text(str(value))
+
+
+def rfc3339(when: Any) -> str:
+    """RFC 3339, UTC, whole seconds, ``Z``: the one timestamp spelling secfp prints."""
+    from datetime import timezone
+
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _RateColumn(ProgressColumn):

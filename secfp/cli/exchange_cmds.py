@@ -13,6 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -20,15 +21,16 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from secfp.cli._render import print_json, stderr, stdout
-from secfp.errors import UsageError
+from secfp.cli._options import ForceOption, JsonOption, StrictOption, TrustOption
+from secfp.cli._outputs import check_output
+from secfp.cli._render import plain, print_json, stderr, stdout
+from secfp.errors import SecfpError, UsageError
 
 __all__ = ["register", "passphrase_source", "parse_duration"]
 
 trust_app = typer.Typer(help="The trust store: identity cards whose bundles we accept.", no_args_is_help=True)
 
-StoreOption = Annotated[Optional[Path], typer.Option("--store", help="Trust store folder (default: $SECFP_HOME/trust).")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+StoreOption = TrustOption
 _DURATION = re.compile(r"(\d{1,5})([hdw])")
 
 
@@ -114,12 +116,12 @@ def trust_list_cmd(store: StoreOption = None, as_json: JsonOption = False) -> No
     if as_json:
         print_json({"store": str(directory), "cards": trusted.to_json()})
         return
-    table = Table(title=f"trust store {directory}")
-    for column in ("name", "signing key id", "encryption key id", "not after"):
-        table.add_column(column)
+    # One fact per line, key ids in full: people compare them character by character.
+    stderr.print(f"trust store {directory}: {len(trusted)} cards", soft_wrap=True)
     for card in trusted:
-        table.add_row(card.name, card.signing_key_id[:16], card.encryption_key_id[:16], card.to_json()["not_after"])
-    stdout.print(table)
+        stdout.print(f"{card.name}\n  signing key id     {card.signing_key_id}\n"
+                     f"  encryption key id  {card.encryption_key_id}\n  not after          {card.to_json()['not_after']}",
+                     soft_wrap=True)
 
 
 @trust_app.command("remove")
@@ -129,23 +131,15 @@ def trust_remove_cmd(name: Annotated[str, typer.Argument(help="Name of the card 
 
     directory = store or default_trust_dir()
     card = trust_remove(directory, name)
-    stderr.print(f"removed {card.name} ({card.signing_key_id[:16]}) from {directory}")
+    stderr.print(f"removed {card.name} ({card.signing_key_id}) from {directory}", markup=False, soft_wrap=True)
 
 
 def _recipient_cards(to: list[str], trust: Path | None) -> list[Any]:
-    from secfp.exchange import default_trust_dir, load_card, load_trust_store
+    from secfp.exchange import default_trust_dir, load_trust_store
+    from secfp.exchange.trust import resolve_recipient
 
-    cards, store = [], None
-    for item in to:
-        if Path(item).is_file():
-            cards.append(load_card(item))
-            continue
-        store = store or load_trust_store(trust or default_trust_dir())
-        card = store.by_name(item)
-        if card is None:
-            raise UsageError(f"--to {item}: no such card file and no such name in the trust store")
-        cards.append(card)
-    return cards
+    store = load_trust_store(trust or default_trust_dir())
+    return [resolve_recipient(item, store) for item in to]
 
 
 AuditOption = Annotated[Optional[Path], typer.Option("--audit-log", help="Audit log (default: the policy's, else $SECFP_HOME/audit.jsonl).")]
@@ -170,11 +164,11 @@ def export(
     inputs: Annotated[list[Path], typer.Argument(help="A fingerprint file (.json), or image folders/files to fingerprint.")],
     key: Annotated[Path, typer.Option("--key", help="Our private key file.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Bundle file to write.")],
-    to: Annotated[Optional[list[str]], typer.Option("--to", help="Recipient: a card file or a name in the trust store (repeat).")] = None,
+    to: Annotated[Optional[list[str]], typer.Option("--to", help="Recipient: a name in the trust store, or a card file given as a path (./NAME.card.json) (repeat).")] = None,
     public: Annotated[bool, typer.Option("--public", help="Sign but do not encrypt (for an open knowledge cloud).")] = False,
     expires: Annotated[str, typer.Option("--expires", help="Validity period, e.g. 90d, 12h, 2w.")] = "90d",
     card: Annotated[Optional[Path], typer.Option("--card", help="Task card (TOML) to include.")] = None,
-    trust: Annotated[Optional[Path], typer.Option("--trust", help="Trust store to resolve --to names (default: $SECFP_HOME/trust).")] = None,
+    trust: TrustOption = None,
     spec: Annotated[str, typer.Option("--spec", help="Spec for image inputs.")] = "mobilenet_v2-b100",
     samples: Annotated[int, typer.Option(help="Images to sample for image inputs (under DP: the expected sample size).")] = 10_000,
     seed: Annotated[int, typer.Option(help="Sampling seed for image inputs (not used under DP: the DP sample is secret).")] = 0,
@@ -186,6 +180,8 @@ def export(
     policy: PolicyOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show exactly what would be released and the verdict; write nothing.")] = False,
     audit_log: AuditOption = None,
+    force: ForceOption = False,
+    strict: StrictOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Sign a fingerprint and encrypt it to the named recipients (or publish it signed, --public)."""
@@ -199,6 +195,12 @@ def export(
 
     if public == bool(to):
         raise UsageError("give --to CARD (one or more) or --public, not both and not neither")
+    if not dry_run:
+        check_output(output, force=force)
+    if strict and not (len(inputs) == 1 and inputs[0].is_file() and _looks_like_json(inputs[0])):
+        from secfp.fingerprint.images import require_readable, scan
+
+        require_readable(scan([str(p) for p in inputs]))
     now = _now()
     lifetime = parse_duration(expires)
     the_policy = _policy(policy)
@@ -216,6 +218,15 @@ def export(
                               budget=budget, now=now, on_progress=update)
     if dry_run:
         shown = plan.to_json(now=now)
+        if as_json and not plan.allowed:
+            from secfp.errors import PolicyViolation
+
+            assert plan.verdict is not None
+            try:
+                plan.verdict.raise_if_refused()
+            except PolicyViolation as exc:
+                exc.details = {"dry_run": shown}  # one JSON document: the error carries the plan
+                raise
         if as_json:
             print_json(shown)
         else:
@@ -247,7 +258,7 @@ def export(
 def verify(
     bundle: Annotated[Path, typer.Argument(help="The bundle file received.")],
     key: Annotated[Optional[Path], typer.Option("--key", help="Our private key file (needed for sealed bundles).")] = None,
-    trust: Annotated[Optional[Path], typer.Option("--trust", help="Trust store folder (default: $SECFP_HOME/trust).")] = None,
+    trust: TrustOption = None,
     replay_store: Annotated[Optional[Path], typer.Option("--replay-store", help="Replay store folder (default: $SECFP_HOME/replay).")] = None,
     no_record: Annotated[bool, typer.Option("--no-record", help="Check the replay store but do not record this bundle as received.")] = False,
     policy: PolicyOption = None,
@@ -256,19 +267,23 @@ def verify(
 ) -> None:
     """Receive a bundle: decrypt, verify every check, re-derive its DP claim, apply the import policy, record its id."""
     from secfp.exchange import ReplayStore, default_replay_dir, default_trust_dir, load_identity, load_trust_store, read_bundle_file
-    from secfp.exchange.bundle import parse_bundle
     from secfp.governance import default_actor
     from secfp.workflows.receive import Receiver
 
     now = _now()
     the_policy = _policy(policy)
-    data = read_bundle_file(bundle)
     trusted = load_trust_store(trust or default_trust_dir())
-    # Ask for the passphrase only when the bundle is sealed (parsing is repeated inside open_bundle).
-    sealed = parse_bundle(data).sealed is not None
-    identity = load_identity(key, passphrase=passphrase_source()) if key is not None and sealed else None
-    receiver = Receiver(identity=identity, trust_store=trusted, audit_log=_audit_log(audit_log, the_policy),
+    receiver = Receiver(identity=None, trust_store=trusted, audit_log=_audit_log(audit_log, the_policy),
                         actor=default_actor(), import_policy=the_policy)
+    try:
+        data = read_bundle_file(bundle)
+    except SecfpError as exc:
+        receiver.log_failure(exc, now=now, label=str(bundle))
+        raise
+    # Ask for the passphrase only when the bundle is sealed; a bundle that does not parse
+    # goes on to the receiver, which refuses it and writes the audit record.
+    if key is not None and _is_sealed(data):
+        receiver = replace(receiver, identity=load_identity(key, passphrase=passphrase_source()))
     store = ReplayStore(replay_store or default_replay_dir())
     verified = receiver.receive(data, now=now, label=str(bundle), replay_store=store, record=not no_record).statement
     checks = list(verified.checks)
@@ -280,25 +295,43 @@ def verify(
         print_json(report)
         return
     names = {c.encryption_key_id: c.name for c in trusted}
-    if identity is not None:
-        names[identity.card.encryption_key_id] = f"{identity.name} (us)"
-    table = Table(title=f"verified {bundle}", show_header=False)
+    if receiver.identity is not None:
+        names[receiver.identity.card.encryption_key_id] = f"{receiver.identity.name} (us)"
+    table = Table(title=plain(f"verified {bundle}"), show_header=False)
     table.add_column("fact", no_wrap=True)
     table.add_column("value", overflow="fold")
-    table.add_row("issuer", f"{verified.issuer_name} ({verified.issuer_key_id[:16]})")
-    audience = "public" if verified.public else ", ".join(names.get(k, k[:16]) for k in verified.audience)
-    table.add_row("audience", audience)
-    table.add_row("issued / expires", f"{report['issued_at']} / {report['expires_at']}")
-    table.add_row("bundle id", verified.bundle_id)
-    table.add_row("spec id", fp.spec_id)
-    table.add_row("n", str(fp.n) + (" (DP estimate)" if fp.noisy else ""))
+    # Every value below comes from the bundle: added as plain text, never parsed as rich markup.
+    def row(fact: str, value: str) -> None:
+        table.add_row(fact, plain(value))
+
+    row("issuer", f"{verified.issuer_name} ({verified.issuer_key_id})")
+    audience = "public" if verified.public else ", ".join(names.get(k, k) for k in verified.audience)
+    row("audience", audience)
+    row("issued / expires", f"{report['issued_at']} / {report['expires_at']}")
+    row("bundle id", verified.bundle_id)
+    row("spec id", fp.spec_id)
+    row("n", str(fp.n) + (" (DP estimate)" if fp.noisy else ""))
     privacy = verified.privacy
-    table.add_row("privacy", "none" if privacy.get("mechanism") == "none" else
-                  f"{privacy['mechanism']}, epsilon {privacy['epsilon']:.4g}, delta {privacy['delta']:.2g}")
+    row("privacy", "none" if privacy.get("mechanism") == "none" else
+        f"{privacy['mechanism']}, epsilon {privacy['epsilon']:.4g}, delta {privacy['delta']:.2g}")
     if verified.policy:
-        table.add_row("export policy", f"{verified.policy['id']} ({verified.policy['digest'][:16]}), data use: {', '.join(verified.policy['data_use']) or '-'}")
-    table.add_row("checked", ", ".join(checks))
+        row("export policy", f"{verified.policy['id']} ({verified.policy['digest']}), data use: {', '.join(verified.policy['data_use']) or '-'}")
+    row("checked", ", ".join(checks))
     stdout.print(table)
+
+
+def _looks_like_json(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(64).lstrip().startswith(b"{")
+
+
+def _is_sealed(data: bytes) -> bool:
+    from secfp.exchange.bundle import parse_bundle
+
+    try:
+        return parse_bundle(data).sealed is not None
+    except SecfpError:
+        return False
 
 
 def register(app: typer.Typer) -> None:

@@ -8,8 +8,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from secfp.cli._options import ForceOption, JsonOption, StrictOption, TrustOption
+from secfp.cli._outputs import check_output
 from secfp.cli._render import print_json, progress_bar, stderr, stdout
-from secfp.errors import UsageError
+from secfp.errors import BadInput, UsageError
 
 __all__ = ["register"]
 
@@ -32,7 +34,9 @@ def fingerprint(
     scheduler: Annotated[Optional[str], typer.Option(help="Run the forward passes on the Dask scheduler tcp://HOST:PORT (pip install 'secfp[dask]').")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Run on a local Dask cluster of N single-threaded worker processes.")] = None,
     quiet: QuietOption = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
+    strict: StrictOption = False,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Fingerprint a task: sample images, run the probe, bin the features, write the counts."""
     from contextlib import nullcontext
@@ -43,7 +47,12 @@ def fingerprint(
 
     if scheduler is not None and workers is not None:
         raise UsageError("give --scheduler or --workers, not both")
+    check_output(output, force=force)
     the_spec = load_spec(spec)
+    if strict:
+        from secfp.fingerprint.images import require_readable, scan
+
+        require_readable(scan([str(p) for p in data], nifti_axis=nifti_axis))
     if scheduler is not None or workers is not None:
         from secfp.fingerprint.distributed import dask_runner
 
@@ -53,6 +62,8 @@ def fingerprint(
     with cluster as runner, progress_bar("fingerprinting", enabled=not (quiet or as_json)) as update:
         run = fingerprint_paths([str(p) for p in data], spec=the_spec, samples=samples, seed=seed, nifti_axis=nifti_axis,
                                 batch_size=batch_size, numerics=numerics, runner=runner, on_progress=update)
+    if strict and run.failed:
+        raise BadInput(f"--strict: {len(run.failed)} images failed to decode, e.g. {run.failed[0][0]}: {run.failed[0][1]}")
     save_fingerprint(run.fingerprint, output)
     summary = {
         "output": str(output),
@@ -76,14 +87,16 @@ def fingerprint(
 
 def inspect(
     file: Annotated[Path, typer.Argument(help="A fingerprint file or a bundle.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the whole fingerprint as JSON.")] = False,
+    as_json: JsonOption = False,
     key: Annotated[Optional[Path], typer.Option("--key", help="Our private key file (for sealed bundles).")] = None,
-    trust: Annotated[Optional[Path], typer.Option("--trust", help="Trust store folder (for bundles).")] = None,
+    trust: TrustOption = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write the fingerprint as a heat map (PNG, features x bins).")] = None,
+    force: ForceOption = False,
 ) -> None:
     """Show a fingerprint (or a bundle's verified statement)."""
     from secfp.cli._inputs import load_input
 
+    check_output(plot, force=force, option="--plot")
     loaded = load_input(file, key=key, trust=trust)
     fp = loaded.fingerprint
     if plot is not None:
@@ -110,11 +123,13 @@ def match(
     pool: Annotated[Optional[Path], typer.Option("--pool", help="Rank every usable bundle of this pool instead of (or besides) SOURCE files.")] = None,
     variant: Annotated[str, typer.Option(help="bKLD variant: small (target-weighted) or large (unweighted).")] = "small",
     top: Annotated[Optional[int], typer.Option(help="Show only the K closest.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the ranking as JSON.")] = False,
+    as_json: JsonOption = False,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML report.")] = None,
     key: Annotated[Optional[Path], typer.Option("--key", help="Our private key file (for sealed bundles).")] = None,
-    trust: Annotated[Optional[Path], typer.Option("--trust", help="Trust store folder (for bundles).")] = None,
+    trust: TrustOption = None,
     policy: Annotated[Optional[Path], typer.Option("--policy", help="Import policy every received bundle must satisfy.")] = None,
+    allow_unsigned: Annotated[bool, typer.Option("--allow-unsigned", help="Under --policy, rank unsigned fingerprint files too (marked unverified).")] = False,
+    force: ForceOption = False,
     audit_log: Annotated[Optional[Path], typer.Option("--audit-log", help="Audit log (default: the policy's, else $SECFP_HOME/audit.jsonl).")] = None,
 ) -> None:
     """Rank source tasks by bKLD to the query (lower = closer). Bundles are verified first."""
@@ -128,11 +143,13 @@ def match(
         raise UsageError("give SOURCE files to rank, or --pool DIR")
     if sources and pool is not None:
         raise UsageError("give SOURCE files or --pool DIR, not both")
+    check_output(html, force=force, option="--html")
     now = datetime.now(timezone.utc)
     receiver, unlock = pool_receiver(key=key if pool is not None else None, trust=trust, policy=policy,
                                      audit_log=audit_log, now=now)
-    loader = InputLoader(key=key, trust=trust, policy=receiver.import_policy, audit_log=receiver.audit_log)
-    target = loader.load(query)
+    loader = InputLoader(key=key, trust=trust, policy=receiver.import_policy, audit_log=receiver.audit_log,
+                         allow_unsigned=allow_unsigned)
+    target = loader.load(query, ours=True)
     if pool is not None:
         ranking = use.rank_pool(pool, str(query), target.fingerprint, receiver=receiver, now=now, variant=variant,
                                 top=top, key=unlock)
@@ -147,7 +164,7 @@ def match(
 
         report = build_report(query_name=str(query), query_fp=target.fingerprint, ranking=results,
                               statements=statements, plan=None, variant=variant, now=now)
-        atomic_write_text(html, render_html(report))
+        atomic_write_text(html, render_html(report), mode=0o600)  # may hold decrypted fingerprints
     if as_json:
         print_json({"variant": variant, "spec_id": target.fingerprint.spec_id, "query": str(query), "results": rows})
         return
@@ -175,7 +192,7 @@ def spec_list() -> None:
 @spec_app.command("show")
 def spec_show(
     spec: Annotated[str, typer.Argument(help="Shipped spec name or spec file.")] = "mobilenet_v2-b100",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Show a spec's id, probe, weights digest, preprocessing and calibration."""
     from secfp.fingerprint.spec import load_spec
@@ -189,7 +206,22 @@ def spec_show(
         print_json(info)
     else:
         for k, v in info.items():
-            stdout.print(f"{k}: {v}")
+            if isinstance(v, dict):
+                stdout.print(f"{k}:")
+                for sub, value in v.items():
+                    stdout.print(f"  {sub}: {_readable(value)}", soft_wrap=True)
+            else:
+                stdout.print(f"{k}: {_readable(v)}", soft_wrap=True)
+
+
+def _readable(value: object) -> str:
+    """Lists as comma-separated values (long ones shortened), everything else as its text."""
+    if isinstance(value, list | tuple):
+        items = [_readable(x) for x in value]
+        return ", ".join(items) if len(items) <= 8 else ", ".join(items[:6]) + f", ... ({len(items)} values)"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
 
 
 @spec_app.command("calibrate")
@@ -205,10 +237,13 @@ def spec_calibrate(
     q_high: Annotated[float, typer.Option(help="Upper edge quantile.")] = 0.95,
     random_weights: Annotated[Optional[int], typer.Option(help="Use an UNTRAINED probe with this seed (recorded in the spec; never matches real specs).")] = None,
     quiet: QuietOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Calibrate a spec: per-feature quantile edges of the probe's features on public images."""
     from secfp.fingerprint.pipeline import calibrate_spec
     from secfp.fingerprint.spec import save_spec
+
+    check_output(output, force=force)
 
     weights = f"random:{random_weights}" if random_weights is not None else "IMAGENET1K_V1"
     with progress_bar("calibrating", enabled=not quiet) as update:

@@ -3,8 +3,8 @@
 Thin: parse, one library call in ``secfp.governance``, render. Errors are
 ``SecfpError``s mapped to exit codes by ``secfp.cli`` (3 malformed or expired policy,
 unreadable log; 4 broken audit chain). ``--json`` prints exactly one JSON document on
-stdout and never changes the exit code; ``audit verify --json`` prints a document for
-a broken chain too (``"ok": false``) before exiting 4.
+stdout and never changes the exit code; for a broken chain ``audit verify --json`` prints
+the CLI's error document, whose ``details`` hold ``"ok": false``, and exits 4.
 """
 
 from __future__ import annotations
@@ -134,8 +134,7 @@ def audit_verify(
     try:
         summary = verify_log(log, anchor=anchor)
     except AuditChainBroken as exc:
-        if json_out:
-            print_json({"path": str(log), "ok": False, "error": exc.diagnostics()})
+        exc.details = {"path": str(log), "ok": False}  # the CLI's error document carries them under --json
         raise
     if json_out:
         print_json(summary.to_json())

@@ -33,7 +33,7 @@ pool_app = typer.Typer(help="The knowledge pool: received bundles that passed ve
 
 PoolOption = Annotated[Path, typer.Option("--pool", help="Pool folder (`pool add` creates it).")]
 KeyOption = Annotated[Optional[Path], typer.Option("--key", help="Our private key file (for sealed bundles).")]
-TrustOption = Annotated[Optional[Path], typer.Option("--trust", help="Trust store folder (default: $SECFP_HOME/trust).")]
+from secfp.cli._options import TrustOption  # noqa: E402  (--trust, with --store as alias, in every command)
 PolicyOption = Annotated[Optional[Path], typer.Option("--policy", help="Import policy (TOML) to enforce.")]
 AuditOption = Annotated[Optional[Path], typer.Option(
     "--audit-log", help="Audit log (default: the policy's, else $SECFP_HOME/audit.jsonl).")]
@@ -228,7 +228,7 @@ def _write_html(path: Path, *, query: Path, fp: Any, ranking: Any, the_plan: Any
 
     report = build_report(query_name=str(query), query_fp=fp, ranking=list(ranking.matches),
                           statements=ranking.statements(), plan=the_plan, variant=ranking.variant, now=now)
-    atomic_write_text(path, render_html(report))
+    atomic_write_text(path, render_html(report), mode=0o600)  # may hold decrypted fingerprints
     return True
 
 

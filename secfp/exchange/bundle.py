@@ -16,6 +16,7 @@ value; ``verify.open_bundle`` is the only way to a verified statement.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from secfp._io import atomic_write_bytes, canonical_json, read_capped
 from secfp.errors import BadInput, InvalidBundle, UsageError
 from secfp.exchange._internal.encoding import (
     b64decode_strict,
+    check_version,
     exact_fields,
     format_time,
     parse_canonical,
@@ -44,6 +46,7 @@ from secfp.exchange._internal.format import (
 )
 from secfp.exchange.envelope import STATEMENT_PAYLOAD_TYPE, Envelope, sign_envelope
 from secfp.exchange.errors import SuiteMismatch
+from secfp.exchange.kinds import not_a_bundle_message
 from secfp.exchange.keys import IdentityCard, PrivateIdentity
 from secfp.exchange.seal import Recipient, SealedContent, seal
 from secfp.exchange.statement import MAX_LIFETIME, NO_DP, Statement
@@ -84,15 +87,32 @@ def parse_envelope(unverified: bytes) -> Envelope:
     return Envelope.from_json(obj, max_payload=MAX_STATEMENT_BYTES)
 
 
+def _refuse_non_bundle(unverified_bytes: bytes) -> None:
+    """A file that is not JSON at all (truncated, foreign) or another secfp kind is "not a secfp bundle".
+
+    Runs before the canonical-form check so that a half-copied file is not
+    reported as a formatting detail ("missing final newline").
+    """
+    try:
+        # Lenient on purpose: duplicate keys and the like are reported by the strict parse next.
+        obj = json.loads(unverified_bytes.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise InvalidBundle("not a secfp bundle: not JSON (a truncated copy, or another kind of file)") from None
+    if not isinstance(obj, dict) or obj.get("kind") != BUNDLE_KIND:
+        raise InvalidBundle(not_a_bundle_message(obj))
+
+
 def parse_bundle(unverified_bytes: bytes) -> UnverifiedBundle:
     """Size cap, strict canonical parse, suite check. Raises InvalidBundle (3) or SuiteMismatch (4)."""
     if not isinstance(unverified_bytes, bytes | bytearray):
         raise TypeError("a bundle is bytes")
     if len(unverified_bytes) > MAX_BUNDLE_BYTES:
         raise InvalidBundle(f"bundle is {len(unverified_bytes)} bytes, more than the limit of {MAX_BUNDLE_BYTES}")
+    _refuse_non_bundle(bytes(unverified_bytes))
     obj = parse_canonical(bytes(unverified_bytes), what="bundle", error=InvalidBundle, trailing_newline=True)
-    if not isinstance(obj, dict) or obj.get("v") != FORMAT_VERSION or obj.get("kind") != BUNDLE_KIND:
-        raise InvalidBundle(f"not a version-{FORMAT_VERSION} secfp bundle")
+    if not isinstance(obj, dict) or obj.get("kind") != BUNDLE_KIND:
+        raise InvalidBundle(not_a_bundle_message(obj))
+    check_version(obj.get("v"), FORMAT_VERSION, what="secfp bundle", error=InvalidBundle)
     if type(obj.get("sealed")) is not bool:
         raise InvalidBundle("bundle field 'sealed' must be true or false")
     if obj["sealed"]:

@@ -31,9 +31,10 @@ from secfp._io import atomic_write_bytes, canonical_json, read_capped, strict_js
 from secfp.errors import BadInput, UsageError
 from secfp.exchange._internal import crypto
 from secfp.exchange._internal.crypto import CryptoFailure
-from secfp.exchange._internal.encoding import b64decode_strict, b64encode, exact_fields
+from secfp.exchange._internal.encoding import b64decode_strict, b64encode, check_version, exact_fields
 from secfp.exchange.errors import WrongPassphrase
 from secfp.exchange.keys import FORMAT_VERSION, IdentityCard, PrivateIdentity, save_card
+from secfp.exchange.kinds import describe, sniff_kind
 
 __all__ = [
     "IdentityFiles",
@@ -43,6 +44,7 @@ __all__ = [
     "resolve_passphrase",
     "PASSPHRASE_ENV",
     "DEFAULT_SCRYPT_LOG2_N",
+    "check_key_file_mode",
 ]
 
 log = logging.getLogger(__name__)
@@ -147,6 +149,22 @@ def save_identity(
     return files
 
 
+def check_key_file_mode(path: str | Path) -> None:
+    """Refuse a private key file that other users can read (as OpenSSH does), naming the ``chmod`` to run.
+
+    POSIX only; on systems without permission bits (Windows) nothing is checked.
+    """
+    if os.name != "posix":
+        return
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return  # read_capped reports a missing or unreadable file
+    if mode & 0o077:
+        raise BadInput(f"private key file {path} is readable by other users (mode {mode & 0o777:04o}): "
+                       f"run `chmod 600 {path}` and check who may have copied it")
+
+
 def load_identity(path: str | Path, *, passphrase: PassphraseSource = None) -> PrivateIdentity:
     """Read a private key file. The passphrase source is consulted only if the file is encrypted.
 
@@ -154,10 +172,15 @@ def load_identity(path: str | Path, *, passphrase: PassphraseSource = None) -> P
     :class:`BadInput` (exit 3) if it is malformed.
     """
     data = read_capped(path, cap=MAX_KEY_FILE_BYTES, what="key file")
+    kind = sniff_kind(data)
+    if kind is not None and kind != KEY_FILE_KIND:
+        raise BadInput(f"{path} is {describe(kind)}, not a private key file (--key takes NAME.key)")
+    check_key_file_mode(path)
     obj = strict_json_loads(data, what=f"key file {path}")
+    if not isinstance(obj, dict) or obj.get("kind") != KEY_FILE_KIND:
+        raise BadInput(f"{path} is not a secfp private key file (--key takes NAME.key)")
     exact_fields(obj, {"v", "kind", "card", "protection", "kdf", "nonce", "secret"}, what="key file")
-    if obj["v"] != FORMAT_VERSION or obj["kind"] != KEY_FILE_KIND:
-        raise BadInput(f"{path} is not a version-{FORMAT_VERSION} secfp key file")
+    check_version(obj["v"], FORMAT_VERSION, what="secfp key file")
     card = IdentityCard.from_json(obj["card"])
     header = {k: v for k, v in obj.items() if k != "secret"}
     if obj["protection"] == PROTECTION_NONE:

@@ -33,6 +33,7 @@ from secfp.exchange._internal.encoding import (
     b64decode_strict,
     b64encode,
     check_key_id,
+    check_version,
     exact_fields,
     format_time,
     parse_time,
@@ -132,9 +133,13 @@ class IdentityCard:
     @classmethod
     def from_json(cls, obj: Any) -> "IdentityCard":
         fields = {"v", "kind", "name", "signing_key", "signing_key_id", "encryption_key", "encryption_key_id", "created", "not_after", "self_signature"}
+        if isinstance(obj, dict) and obj.get("kind") != CARD_KIND:
+            from secfp.exchange.kinds import describe
+
+            kind = obj.get("kind")
+            raise BadInput(f"this is {describe(kind)}, not an identity card" if isinstance(kind, str) else "not a secfp identity card")
         exact_fields(obj, fields, what="identity card")
-        if obj["v"] != FORMAT_VERSION or obj["kind"] != CARD_KIND:
-            raise BadInput(f"not a version-{FORMAT_VERSION} secfp identity card")
+        check_version(obj["v"], FORMAT_VERSION, what="secfp identity card")
         raw_sign = b64decode_strict(obj["signing_key"], what="card signing_key", length=crypto.KEY_BYTES)
         raw_enc = b64decode_strict(obj["encryption_key"], what="card encryption_key", length=crypto.KEY_BYTES)
         try:
@@ -212,6 +217,18 @@ def save_card(card: IdentityCard, path: str | Path) -> None:
 
 
 def load_card(path: str | Path) -> IdentityCard:
-    """Read an identity card file; its self-signature and key ids are checked."""
-    data = read_capped(path, cap=MAX_CARD_BYTES, what="identity card")
+    """Read an identity card file; its self-signature and key ids are checked.
+
+    A file of another kind (a private key, a task card, a bundle) is refused
+    with a message that names what it is (:mod:`secfp.exchange.kinds`).
+    """
+    from secfp.exchange.kinds import describe, sniff_kind
+
+    # Private key files are larger than cards: read enough to name them.
+    data = read_capped(path, cap=max(MAX_CARD_BYTES, 64 * 1024), what="identity card")
+    kind = sniff_kind(data)
+    if kind is not None and kind != CARD_KIND:
+        raise BadInput(f"{path} is {describe(kind)}, not an identity card (NAME.card.json)")
+    if len(data) > MAX_CARD_BYTES:
+        raise BadInput(f"identity card {path} is more than the limit of {MAX_CARD_BYTES} bytes")
     return IdentityCard.from_json(strict_json_loads(data, what=f"identity card {path}"))

@@ -75,7 +75,7 @@ class ReplayStore:
         try:
             obj = strict_json_loads(data, what=f"replay store {self.path}")
             exact_fields(obj, {"v", "kind", "seen"}, what="replay store")
-            if obj["v"] != 1 or obj["kind"] != STORE_KIND or not isinstance(obj["seen"], dict):
+            if type(obj["v"]) is not int or obj["v"] != 1 or obj["kind"] != STORE_KIND or not isinstance(obj["seen"], dict):
                 raise BadInput("not a version-1 replay store")
             return {check_bundle_id(k): ReplayEntry.from_json(v) for k, v in obj["seen"].items()}
         except BadInput as exc:
@@ -103,5 +103,7 @@ def _raise_if_seen(seen: dict[str, ReplayEntry], bundle_id: str, digest: str) ->
         return
     first = format_time(entry.first_seen)
     if entry.digest == digest:
-        raise Replayed(f"replay check failed: bundle {bundle_id} was already received at {first}")
+        raise Replayed(f"replay check failed: bundle {bundle_id} was already received at {first}; `secfp inspect` "
+                       "re-checks it without the replay check (`secfp verify --no-record` checks a bundle "
+                       "before receiving it, without recording it)")
     raise Replayed(f"replay check failed: bundle id {bundle_id} was already used by a different statement (first seen {first})")

@@ -31,6 +31,7 @@ from secfp.exchange._internal.encoding import (
     check_bundle_id,
     check_json_value,
     check_key_id,
+    check_version,
     exact_fields,
     format_time,
     parse_canonical,
@@ -163,7 +164,8 @@ class Statement:
         try:
             fields = {"v", "kind", "bundle_id", "issuer", "audience", "issued_at", "expires_at", "fingerprint", "card", "privacy", "policy"}
             exact_fields(obj, fields, what="statement")
-            if obj["v"] != FORMAT_VERSION or obj["kind"] != STATEMENT_KIND:
+            check_version(obj["v"], FORMAT_VERSION, what="secfp statement")
+            if obj["kind"] != STATEMENT_KIND:
                 raise BadInput(f"not a version-{FORMAT_VERSION} secfp statement")
             issuer = exact_fields(obj["issuer"], {"name", "signing_key_id"}, what="statement issuer")
             if not isinstance(obj["audience"], list):

@@ -23,7 +23,8 @@ from secfp._io import atomic_write_bytes, canonical_json
 from secfp.errors import BadInput, UsageError
 from secfp.exchange.keys import IdentityCard, check_name, load_card
 
-__all__ = ["TrustStore", "load_trust_store", "trust_add", "trust_remove", "CARD_SUFFIX", "MAX_TRUSTED_CARDS"]
+__all__ = ["TrustStore", "load_trust_store", "trust_add", "trust_remove", "resolve_recipient", "CARD_SUFFIX",
+           "MAX_TRUSTED_CARDS"]
 
 CARD_SUFFIX = ".card.json"
 # The card was made on its owner's clock; allow the same skew the verifier allows.
@@ -76,6 +77,36 @@ def _card_files(directory: Path) -> list[Path]:
     if len(files) > MAX_TRUSTED_CARDS:
         raise BadInput(f"trust store {directory} holds more than {MAX_TRUSTED_CARDS} cards")
     return files
+
+
+def _is_explicit_path(text: str) -> bool:
+    return "/" in text or "\\" in text
+
+
+def resolve_recipient(text: str, store: TrustStore) -> IdentityCard:
+    """The card a ``--to`` value names: a NAME is looked up in the trust store only.
+
+    A card file is used only when given as a path (``./bob.card.json``,
+    ``cards/bob.card.json``), never because a file called NAME happens to sit
+    in the working folder: a card planted on a shared drive must not receive
+    the bundle. A card file whose name the trust store holds under a different
+    key is refused (UsageError, exit 2).
+    """
+    if not _is_explicit_path(text):
+        card = store.by_name(text)
+        if card is None:
+            hint = f"; to use a card file, give its path (./{text})" if Path(text).is_file() else ""
+            raise UsageError(f"--to {text}: no card of that name in the trust store{hint}")
+        return card
+    card = load_card(text)
+    trusted = store.by_name(card.name)
+    if trusted is not None and trusted.signing_key_id != card.signing_key_id:
+        raise UsageError(f"--to {text}: the trust store holds a different key for {card.name} "
+                         f"({trusted.signing_key_id}); refusing the card file ({card.signing_key_id})")
+    if trusted is not None and trusted.encryption_key_id != card.encryption_key_id:
+        raise UsageError(f"--to {text}: the trust store holds a different encryption key for {card.name}; "
+                         "refusing the card file")
+    return card
 
 
 def load_trust_store(directory: str | Path) -> TrustStore:

@@ -161,8 +161,8 @@ def merge(*fingerprints: Fingerprint) -> Fingerprint:
 
 
 def save_fingerprint(fp: Fingerprint, path: str | Path) -> None:
-    """Write a fingerprint file atomically."""
-    atomic_write_bytes(path, canonical_json(fp.to_json()) + b"\n")
+    """Write a fingerprint file atomically, mode 0600: exact counts describe private images."""
+    atomic_write_bytes(path, canonical_json(fp.to_json()) + b"\n", mode=0o600)
 
 
 def load_fingerprint(path: str | Path) -> Fingerprint:

@@ -93,13 +93,9 @@ def _raster_refs(path: Path) -> list[ImageRef]:
 
 
 def _dicom_refs(path: Path) -> list[ImageRef]:
-    import pydicom
+    from secfp.fingerprint.dicom import dicom_refs
 
-    ds = pydicom.dcmread(path, stop_before_pixels=True)
-    if "Rows" not in ds or "Columns" not in ds:
-        raise ValueError("DICOM file holds no image")
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    return [ImageRef(str(path), "dicom", i) for i in range(frames)]
+    return [ImageRef(p, "dicom", i) for p, i in dicom_refs(path)]
 
 
 def _nifti_refs(path: Path, axis: int) -> list[ImageRef]:
@@ -182,7 +178,7 @@ def scan(paths: list[str | os.PathLike[str]], *, nifti_axis: int = 2) -> ScanRep
                     warnings.simplefilter("ignore")  # pydicom warns on harmless header quirks
                     refs = _refs_of(path, kind, nifti_axis)
             except Exception as exc:  # noqa: BLE001 - any reader failure means "unreadable"
-                report.unreadable.append((str(path), f"{type(exc).__name__}: {exc}"[:200]))
+                report.unreadable.append((str(path), f"{type(exc).__name__}: {exc}"[:600]))
                 continue
             report.files_read += 1
             report.refs += refs
@@ -238,12 +234,11 @@ def _decode_raster(ref: ImageRef) -> np.ndarray:
 
 
 def _decode_dicom(ref: ImageRef) -> np.ndarray:
-    import pydicom
-    from pydicom.pixels import apply_color_lut, apply_rescale, pixel_array
+    from pydicom.pixels import apply_color_lut, apply_rescale
 
-    ds = pydicom.dcmread(ref.path)
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    arr = pixel_array(ds, index=ref.index if frames > 1 else None)
+    from secfp.fingerprint.dicom import decode_dicom_frame
+
+    arr, ds = decode_dicom_frame(ref.path, ref.index)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
     if photometric == "PALETTE COLOR":
         arr = apply_color_lut(arr, ds)
@@ -293,3 +288,11 @@ def decode(ref: ImageRef) -> np.ndarray:
     if rgb.shape[0] < 2 or rgb.shape[1] < 2:
         raise ValueError(f"image {ref.path} is too small ({rgb.shape[0]}x{rgb.shape[1]})")
     return np.ascontiguousarray(rgb)
+
+
+def require_readable(report: ScanReport) -> ScanReport:
+    """``--strict``: raise :class:`UnreadableImages` (exit 3) if the scan skipped any file, naming the first."""
+    if report.unreadable:
+        path, reason = report.unreadable[0]
+        raise UnreadableImages(f"--strict: {len(report.unreadable)} unreadable input files, e.g. {path}: {reason}")
+    return report

@@ -29,6 +29,14 @@ def fail(source: str, key: str, message: str) -> InvalidPolicy:
     return InvalidPolicy(where + message)
 
 
+def _closest(name: str, candidates: list[str]) -> str | None:
+    """The candidate a typo most likely meant (difflib ratio at least 0.75), else None."""
+    import difflib
+
+    found = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
 def _type_name(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
@@ -58,6 +66,7 @@ class Table:
         if not isinstance(data, dict):
             raise fail(source, prefix, f"expected a table, got {_type_name(data)}")
         self._data = dict(data)
+        self._asked: list[str] = []
         self.source = source
         self.prefix = prefix
 
@@ -69,8 +78,12 @@ class Table:
         return name in self._data
 
     def _take(self, name: str, required: bool) -> Any:
+        self._asked.append(name)
         if name not in self._data:
             if required:
+                typo = _closest(name, [k for k in self._data if k not in self._asked])
+                if typo is not None:
+                    raise fail(self.source, "", f"unknown key(s): {self.key(typo)} (did you mean {self.key(name)}?)")
                 raise fail(self.source, self.key(name), "required key is missing")
             return _MISSING
         return self._data.pop(name)
@@ -188,5 +201,8 @@ class Table:
     def finish(self) -> None:
         """Reject every key nobody asked for: a typo must not disable a rule."""
         if self._data:
-            unknown = ", ".join(sorted(self.key(name) for name in self._data))
-            raise fail(self.source, "", f"unknown key(s): {unknown}")
+            parts = []
+            for name in sorted(self._data):
+                near = _closest(name, self._asked)
+                parts.append(self.key(name) + (f" (did you mean {self.key(near)}?)" if near is not None else ""))
+            raise fail(self.source, "", f"unknown key(s): {', '.join(parts)}")

@@ -75,4 +75,4 @@ def save_heatmap(fp: Any, path: str | Path, *, title: str | None = None) -> None
     """Write the heat map of ``fp`` as a PNG file (atomically); ``path`` must end in ``.png``."""
     if Path(path).suffix.lower() != ".png":
         raise UsageError(f"the heat map is written as PNG: give a file name ending in .png, not {Path(path).name}")
-    atomic_write_bytes(path, heatmap_png(fp, title=title))
+    atomic_write_bytes(path, heatmap_png(fp, title=title), mode=0o600)  # may show a decrypted fingerprint

@@ -15,7 +15,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ class ExportPlan:
                 "policy": self.policy_reference(),
                 "recipients": [{"name": c.name, "encryption_key_id": c.encryption_key_id} for c in self.recipients],
                 "public": self.public,
-                "expires_at": (now + self.lifetime).isoformat(),
+                "expires_at": (now + self.lifetime).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             },
             "withheld_card_fields": list(self.withheld_card_fields),
             "dataset": self.dataset,
@@ -116,7 +116,14 @@ def dataset_id_for(inputs: Sequence[Path]) -> str:
 
 
 def _is_fingerprint_file(inputs: Sequence[Path]) -> bool:
-    return len(inputs) == 1 and Path(inputs[0]).is_file() and Path(inputs[0]).suffix == ".json"
+    """One file whose content is JSON (by content, not extension: no image format starts with ``{``)."""
+    if len(inputs) != 1 or not Path(inputs[0]).is_file():
+        return False
+    try:
+        with Path(inputs[0]).open("rb") as fh:
+            return fh.read(64).lstrip().startswith(b"{")
+    except OSError:
+        return False
 
 
 def _dp_card(card: dict[str, Any] | None, *, fp: Fingerprint, sample_rate: float) -> dict[str, Any] | None:

@@ -200,6 +200,10 @@ class Receiver:
                 raise
         return received
 
+    def log_failure(self, exc: SecfpError, *, now: datetime, label: str, event: str = "import") -> None:
+        """Audit a failure met before :meth:`receive` could run (the file could not even be read)."""
+        self._log(event, "failed", now=now, label=label, reasons=(exc.diagnostics(),), statement=None, details=None)
+
     def _log(self, event: str, outcome: str, *, now: datetime, label: str, reasons: Any, statement: Any,
              details: Mapping[str, Any] | None, epsilon: float | None = None) -> None:
         policy = self.import_policy

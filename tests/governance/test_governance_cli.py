@@ -92,8 +92,8 @@ def test_policy_check_names_an_unknown_key_with_exit_3(app, tmp_path):
     path = current_policy(tmp_path, extra="max_epsilion = 1.0\n")
     result = runner.invoke(app, ["policy", "check", str(path), "--json"])
     assert result.exit_code == 3
-    assert f"{path}: unknown key(s): export.max_epsilion" in result.stderr
-    assert result.stdout == ""
+    assert f"{path}: unknown key(s): export.max_epsilion (did you mean export.max_epsilon?)" in result.stderr
+    assert json.loads(result.stdout)["error"]["code"] == 3  # --json: the failure is one JSON document
 
 
 def test_policy_check_rejects_an_expired_policy_with_exit_3(app, tmp_path):
@@ -141,8 +141,9 @@ def test_audit_verify_json_of_a_broken_log_still_prints_one_document(app, tmp_pa
     log.write_bytes(log.read_bytes()[:-10])
     result = runner.invoke(app, ["audit", "verify", str(log), "--json"])
     assert result.exit_code == 4
-    doc = json.loads(result.stdout)
-    assert doc["ok"] is False and "line 3: the last record is incomplete" in doc["error"]
+    doc = json.loads(result.stdout)["error"]
+    assert doc["code"] == 4 and doc["details"]["ok"] is False
+    assert "line 3: the last record is incomplete" in doc["message"]
 
 
 def test_audit_verify_with_an_anchor_detects_cut_records(app, tmp_path):
@@ -190,5 +191,5 @@ def test_audit_show_of_a_tampered_log_exits_4(app, tmp_path):
     lines = log.read_bytes().splitlines(keepends=True)
     log.write_bytes(lines[1] + lines[0] + lines[2])
     result = runner.invoke(app, ["audit", "show", str(log), "--json"])
-    assert result.exit_code == 4 and result.stdout == ""
+    assert result.exit_code == 4 and json.loads(result.stdout)["error"]["code"] == 4
     assert "line 1: chain broken" in result.stderr

@@ -28,12 +28,18 @@ __all__ = [
     "parse_canonical",
     "check_json_value",
     "exact_fields",
+    "check_version",
+    "refuse_control_characters",
 ]
 
 _KEY_ID = re.compile(r"[0-9a-f]{64}")
 
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+# C0 and C1 controls (ESC included), line and paragraph separators, and the bidi
+# overrides and isolates: characters that move the cursor or reorder what a
+# terminal shows (CVE-2021-42574, "Trojan Source").
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def b64encode(data: bytes) -> str:
@@ -111,6 +117,7 @@ def parse_canonical(data: bytes, *, what: str, error: type[Exception] = BadInput
             raise error(f"{what} is not in canonical form (missing final newline)")
         body = data[:-1]
     value = strict_json_loads(body, what=what, error=error)
+    refuse_control_characters(value, what=what, error=error)
     try:
         again = canonical_json(value)
     except (ValueError, TypeError, RecursionError):
@@ -147,6 +154,37 @@ def check_json_value(value: Any, *, what: str, max_depth: int, error: type[Excep
                 stack.append((x, depth + 1))
             continue
         raise error(f"{what} holds a value of type {type(item).__name__}, which is not JSON")
+
+
+def check_version(value: Any, expected: int, *, what: str, error: type[Exception] = BadInput) -> int:
+    """The format version is exactly the integer ``expected``: ``true`` and ``1.0`` are not ``1``.
+
+    Python's ``True == 1 == 1.0`` would otherwise let three spellings of one
+    signed document verify (a malleable format).
+    """
+    if type(value) is not int or value != expected:
+        raise error(f"not a version-{expected} {what}")
+    return value
+
+
+def refuse_control_characters(value: Any, *, what: str, error: type[Exception] = BadInput) -> None:
+    """Refuse control characters in every string (keys included) of a parsed JSON value.
+
+    Signed strings end up on terminals and in logs; a policy id holding ESC
+    sequences would rewrite the screen of whoever inspects the bundle. Iterative,
+    like :func:`check_json_value`.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _CONTROL.search(item):
+                raise error(f"{what} holds control characters in a string")
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
 
 
 def exact_fields(obj: Any, expected: set[str], *, what: str, error: type[Exception] = BadInput) -> dict[str, Any]:
