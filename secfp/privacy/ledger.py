@@ -365,6 +365,20 @@ class BudgetStore:
         with self._locked(dataset_id) as path:
             return self._read(path, dataset_id)
 
+    def datasets(self) -> tuple[BudgetState, ...]:
+        """Every dataset with a budget file in the folder, sorted by id (each read under its lock)."""
+        if not self.folder.is_dir():
+            return ()
+        states = []
+        for path in sorted(self.folder.glob("*.json")):
+            data = read_capped(path, cap=MAX_BUDGET_BYTES, what="privacy budget file")
+            obj = strict_json_loads(data, what=f"privacy budget file {path}")
+            dataset_id = obj.get("dataset_id") if isinstance(obj, dict) else None
+            if not isinstance(dataset_id, str) or self._paths(dataset_id)[0] != path:
+                raise BadInput(f"privacy budget file {path} is not named after its dataset id")
+            states.append(self.state(dataset_id))
+        return tuple(sorted(states, key=lambda st: st.dataset_id))
+
     def _refuse_if_over(self, state: BudgetState, epsilon: float) -> None:
         if not _finite_number(epsilon) or epsilon <= 0:
             raise BadInput(f"a release must cost a finite epsilon > 0, got {epsilon!r}")
