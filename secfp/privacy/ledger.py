@@ -102,11 +102,6 @@ class PrivacyLedger:
                     or self.max_images_per_unit is not None or self.not_covered:
                 raise BadInput("a ledger with mechanism 'none' carries no privacy parameters")
             return
-        if self.privacy_unit not in PRIVACY_UNITS:
-            raise BadInput(f"privacy ledger privacy_unit must be one of {', '.join(PRIVACY_UNITS)}, got {self.privacy_unit!r}")
-        k = self.max_images_per_unit
-        if type(k) is not int or k < 1:
-            raise BadInput(f"privacy ledger max_images_per_unit must be a positive integer, got {k!r}")
         for name, value in values.items():
             if not _finite_number(value):
                 raise BadInput(f"privacy ledger {name} must be a finite number, got {value!r}")
@@ -115,6 +110,11 @@ class PrivacyLedger:
             raise BadInput("privacy ledger sensitivity_l2, sigma and epsilon must be > 0")
         if not 0 < self.sample_rate <= 1 or not 0 < self.delta < 1:  # type: ignore[operator]
             raise BadInput("privacy ledger needs sample_rate in (0, 1] and delta in (0, 1)")
+        if self.privacy_unit not in PRIVACY_UNITS:
+            raise BadInput(f"privacy ledger privacy_unit must be one of {', '.join(PRIVACY_UNITS)}, got {self.privacy_unit!r}")
+        k = self.max_images_per_unit
+        if type(k) is not int or k < 1:
+            raise BadInput(f"privacy ledger max_images_per_unit must be a positive integer, got {k!r}")
         names = [a.name for a in self.accountants]
         if not names or len(set(names)) != len(names):
             raise BadInput("a DP ledger needs at least one accountant, each named once")
