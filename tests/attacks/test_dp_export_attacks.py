@@ -90,11 +90,13 @@ def test_private_card_fields_are_withheld_under_dp_and_the_ledger_names_what_it_
     assert "knowledge" not in (_plan(folder, default_spec, card=CARD, policy=broad).card or {})
 
 
-def test_a_fingerprint_file_cannot_satisfy_min_source_images(task_fingerprints, default_spec, tmp_path) -> None:
+def test_a_fingerprint_file_cannot_satisfy_min_source_images(sample_tasks, default_spec, tmp_path, torch_home) -> None:
     # Attack: a fingerprint file (sampled with replacement, any n) bypassed the dataset-size gate.
     from secfp.fingerprint.histogram import save_fingerprint
+    from secfp.fingerprint.pipeline import fingerprint_paths
 
-    save_fingerprint(task_fingerprints[("ct", "a")], tmp_path / "fp.json")
+    run = fingerprint_paths([sample_tasks["histology"][0]], spec=default_spec, samples=5000 // 250)
+    save_fingerprint(run.fingerprint, tmp_path / "fp.json")
     policy = load_policy(_policy(tmp_path, dp=False), now=NOW)
     plan = _plan(tmp_path / "fp.json", default_spec, policy=policy, dp=None)
     assert not plan.allowed
