@@ -31,6 +31,7 @@ __all__ = ["register", "passphrase_source", "parse_duration"]
 trust_app = typer.Typer(help="The trust store: identity cards whose bundles we accept.", no_args_is_help=True)
 
 StoreOption = TrustOption
+DEFAULT_DP_BUDGET = 10.0
 _DURATION = re.compile(r"(\d{1,5})([hdw])")
 
 
@@ -174,9 +175,12 @@ def export(
     seed: Annotated[int, typer.Option(help="Sampling seed for image inputs (not used under DP: the DP sample is secret).")] = 0,
     dp_epsilon: Annotated[Optional[float], typer.Option("--dp-epsilon", help="Release under (epsilon, delta)-DP with this epsilon.")] = None,
     dp_delta: Annotated[float, typer.Option("--dp-delta", help="DP delta.")] = 1e-6,
-    sample_rate: Annotated[Optional[float], typer.Option("--sample-rate", help="DP Poisson sampling rate q (default: samples / images).")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset id for the privacy budget (default: digest of the input paths).")] = None,
-    dp_budget: Annotated[Optional[float], typer.Option("--dp-budget", help="Total epsilon budget of the dataset (default: the policy's, else 10).")] = None,
+    sample_rate: Annotated[Optional[float], typer.Option("--sample-rate", help="DP Poisson sampling rate q of the privacy units, public (default: the policy's dp_sample_rate, else 1).")] = None,
+    privacy_unit: Annotated[Optional[str], typer.Option("--privacy-unit", help="What DP protects: patient, volume or image (default: the coarsest the inputs provide).")] = None,
+    max_images_per_unit: Annotated[Optional[int], typer.Option("--max-images-per-unit", help="DP: at most this many images from each sampled unit (default: 4 for patient and volume, 1 for image).")] = None,
+    units: Annotated[Optional[Path], typer.Option("--units", help="DP: CSV of path,unit rows mapping every input file to its patient.")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset id for the privacy budget (default: digest of the inputs' file contents).")] = None,
+    dp_budget: Annotated[Optional[float], typer.Option("--dp-budget", help="Total epsilon budget of the dataset (default 10; the policy's dataset_epsilon_budget binds if smaller).")] = None,
     policy: PolicyOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show exactly what would be released and the verdict; write nothing.")] = False,
     audit_log: AuditOption = None,
@@ -207,15 +211,18 @@ def export(
     recipients = _recipient_cards(list(to or []), trust)
     task_card = load_task_card(card).to_json() if card is not None else None
     identity = None if dry_run else load_identity(key, passphrase=passphrase_source())
-    total = dp_budget
-    if total is None and the_policy is not None and the_policy.export is not None:
-        total = the_policy.export.dataset_epsilon_budget
-    budget = BudgetStore(secfp_home() / "budgets", total_epsilon=total if total is not None else 10.0)
-    dp = DPRequest(epsilon=dp_epsilon, delta=dp_delta, sample_rate=sample_rate) if dp_epsilon is not None else None
+    if dp_epsilon is None and any(v is not None for v in (sample_rate, privacy_unit, max_images_per_unit, units)):
+        raise UsageError("--sample-rate, --privacy-unit, --max-images-per-unit and --units need --dp-epsilon")
+    # The smaller of --dp-budget (default 10) and the policy's budget binds (effective_budget in the workflow).
+    budget = BudgetStore(secfp_home() / "budgets", total_epsilon=dp_budget if dp_budget is not None else DEFAULT_DP_BUDGET)
+    dp = (DPRequest(epsilon=dp_epsilon, delta=dp_delta, sample_rate=sample_rate, privacy_unit=privacy_unit,
+                    max_images_per_unit=max_images_per_unit, units=units) if dp_epsilon is not None else None)
     with progress_bar("fingerprinting", enabled=not as_json) as update:
         plan = prepare_export(inputs, spec=load_spec(spec), samples=samples, seed=seed, dp=dp, recipients=recipients,
                               public=public, lifetime=lifetime, card=task_card, policy=the_policy, dataset=dataset,
                               budget=budget, now=now, on_progress=update)
+    for warning in plan.warnings:
+        stderr.print(f"warning: {warning}", soft_wrap=True)
     if dry_run:
         shown = plan.to_json(now=now)
         if as_json and not plan.allowed:
@@ -246,7 +253,7 @@ def export(
                "issued_at": facts["issued_at"], "expires_at": facts["expires_at"],
                "spec_id": plan.fingerprint.spec_id, "n": plan.fingerprint.n, "privacy": plan.ledger.to_json(),
                "policy": plan.policy_reference(), "withheld_card_fields": list(plan.withheld_card_fields),
-               "bytes": len(sealed.data)}
+               "numerics": plan.numerics, "warnings": list(plan.warnings), "bytes": len(sealed.data)}
     if as_json:
         print_json(summary)
         return

@@ -29,7 +29,7 @@ from secfp.fingerprint.images import ImageRef, ScanReport, scan
 from secfp.fingerprint.numerics import FORWARD_BATCH, ExactBinAccumulator, NumericPath, PreparedProbe, precision_class, prepare, resolve
 from secfp.fingerprint.preprocess import PREPROCESSING, batches, prefetched
 from secfp.fingerprint.probe import get_probe, load_probe_network, resolve_weights_sha256
-from secfp.fingerprint.sampling import SamplePlan, plan_poisson, plan_with_replacement
+from secfp.fingerprint.sampling import SamplePlan, plan_units_poisson, plan_with_replacement
 from secfp.fingerprint.spec import FingerprintSpec
 
 __all__ = [
@@ -232,24 +232,32 @@ def fingerprint_poisson(
     numerics: str | None = None,
     runner: ShardRunner | None = None,
     report: ScanReport | None = None,
+    unit_index: np.ndarray | None = None,
+    max_images_per_unit: int = 1,
 ) -> FingerprintRun:
-    """Fingerprint for a DP release: each image is included at most once, independently with ``sample_rate``.
+    """Fingerprint for a DP release: units Poisson-sampled at ``sample_rate``, at most ``max_images_per_unit`` images each.
 
-    ``report`` is the scan of ``paths`` when the caller already has it (the export
-    path needs the image count to choose the rate), so headers are read only once.
+    ``report`` is the (de-duplicated) scan of ``paths`` when the caller already has it,
+    ``unit_index`` the privacy unit of each of its images (default: every image its
+    own unit). Contribution bounding makes every unit add at most
+    ``max_images_per_unit`` counts per feature row: the sensitivity the DP calibration
+    assumes. ``rng`` must be secret for amplification by subsampling to hold: the
+    export path seeds it from the OS CSPRNG. Images that fail to decode are dropped,
+    which depends only on each image itself.
 
-    Poisson sampling bounds every image's contribution to one count per feature
-    (the sensitivity the DP calibration assumes) and gives privacy amplification
-    by subsampling. ``rng`` must be secret for that amplification to hold: the
-    export path seeds it from the OS CSPRNG. Images that fail to decode are
-    dropped, which depends only on each image itself.
+    The numeric path never depends on the sample: ``auto`` (or None) resolves as for
+    an unknown sample size (``channels-last``), so the realised n leaves no trace in
+    which path ran.
     """
     if report is None:
         report = scan(paths, nifti_axis=nifti_axis)
-    plan = plan_poisson(len(report.refs), rate=sample_rate, rng=rng)
+    units = np.arange(len(report.refs)) if unit_index is None else np.asarray(unit_index)
+    if units.shape != (len(report.refs),):
+        raise BadInput("unit_index needs one unit per scanned image")
+    plan = plan_units_poisson(units, rate=sample_rate, max_per_unit=max_images_per_unit, rng=rng)
     if len(plan) == 0:
-        raise BadInput(f"Poisson sampling at rate {sample_rate} selected no image out of {len(report.refs)}: raise --sample-rate")
-    path = resolve(numerics, samples=len(plan))
+        raise BadInput(f"Poisson sampling at rate {sample_rate} selected no unit: raise --sample-rate")
+    path = resolve(numerics, samples=None)
     _check_precision(spec, path)
     failures: dict[int, str] = {}
     acc = (runner or fingerprint_refs)(report.refs, plan, spec=spec, batch_size=batch_size, failures=failures,

@@ -3,8 +3,11 @@
 All randomness is drawn up front from one seeded generator, so a fingerprint is
 a pure function of (images, spec, seed), however the work is later batched,
 threaded or sharded. The paper samples n images with replacement and applies a
-random crop and horizontal flip to each (Godau et al., Sec. 3); the DP path uses
-Poisson sampling at a public rate instead (privacy amplification by sampling).
+random crop and horizontal flip to each (Godau et al., Sec. 3). The DP path uses
+:func:`plan_units_poisson` instead: privacy units (patients, volumes or images) are
+Poisson-sampled at a public rate, and at most k images are drawn without replacement
+from each sampled unit (contribution bounding), from a generator the export seeds
+from the OS CSPRNG.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SamplePlan", "plan_with_replacement", "plan_poisson"]
+__all__ = ["SamplePlan", "plan_with_replacement", "plan_poisson", "plan_units_poisson"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,3 +56,26 @@ def plan_poisson(num_images: int, *, rate: float, rng: np.random.Generator) -> S
     if not 0.0 < rate <= 1.0:
         raise ValueError("sampling rate must be in (0, 1]")
     return _augment(rng, np.flatnonzero(rng.random(num_images) < rate))
+
+
+def plan_units_poisson(unit_index: np.ndarray, *, rate: float, max_per_unit: int, rng: np.random.Generator) -> SamplePlan:
+    """Each unit is included independently with probability ``rate``; at most ``max_per_unit`` of its images, drawn without replacement.
+
+    ``unit_index[i]`` is the unit of image i. A unit's contribution is then at most
+    ``max_per_unit`` images whatever its size: the L2 sensitivity the calibration assumes.
+    """
+    if not 0.0 < rate <= 1.0:
+        raise ValueError("sampling rate must be in (0, 1]")
+    if isinstance(max_per_unit, bool) or not isinstance(max_per_unit, int) or max_per_unit < 1:
+        raise ValueError("max images per unit must be a positive integer")
+    unit_index = np.asarray(unit_index, dtype=np.int64).reshape(-1)
+    units = int(unit_index.max()) + 1 if unit_index.size else 0
+    included = rng.random(units) < rate
+    # A random key per image; within each unit the max_per_unit smallest keys are drawn.
+    keys = rng.random(unit_index.size)
+    order = np.lexsort((keys, unit_index))
+    sorted_units = unit_index[order]
+    starts = np.searchsorted(sorted_units, sorted_units, side="left")
+    rank = np.arange(order.size) - starts
+    chosen = order[(rank < max_per_unit) & included[sorted_units]]
+    return _augment(rng, np.sort(chosen))

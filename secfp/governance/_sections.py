@@ -32,9 +32,16 @@ class ExportRules:
     max_lifetime_days: int
     card: CardRules
     data_use: tuple[str, ...]
+    # DP only: the public Poisson rate (at most), the coarsest-at-least privacy unit, an explicit --dataset.
+    dp_sample_rate: float | None = None
+    privacy_unit: str | None = None
+    require_dataset: bool = False
 
     def to_json(self) -> dict:
         return {
+            "dp_sample_rate": self.dp_sample_rate,
+            "privacy_unit": self.privacy_unit,
+            "require_dataset": self.require_dataset,
             "min_source_images": self.min_source_images,
             "min_sampled_images": self.min_sampled_images,
             "dp_required": self.dp_required,
@@ -136,9 +143,17 @@ def _dp_parameters(
 def read_export(table: Table) -> ExportRules:
     dp_required = table.boolean("dp_required")
     max_epsilon, max_delta = _dp_parameters(
-        table, dp_required, delta_required=True, names=("max_epsilon", "max_delta", "dataset_epsilon_budget")
+        table, dp_required, delta_required=True,
+        names=("max_epsilon", "max_delta", "dataset_epsilon_budget", "dp_sample_rate", "privacy_unit", "require_dataset"),
     )
     budget = table.number("dataset_epsilon_budget", required=False, positive=True) if dp_required else None
+    sample_rate = table.number("dp_sample_rate", required=False, positive=True) if dp_required else None
+    if sample_rate is not None and sample_rate > 1:
+        raise fail(table.source, table.key("dp_sample_rate"), "must be at most 1")
+    privacy_unit = table.string("privacy_unit", required=False) if dp_required else None
+    if privacy_unit is not None and privacy_unit not in ("patient", "volume", "image"):
+        raise fail(table.source, table.key("privacy_unit"), "must be patient, volume or image")
+    require_dataset = bool(table.boolean("require_dataset", required=False)) if dp_required else False
     if budget is not None and max_epsilon is not None and budget < max_epsilon:
         raise fail(table.source, table.key("dataset_epsilon_budget"), "is smaller than max_epsilon")
     recipient_tables = table.tables("recipients", required=False) or ()
@@ -180,6 +195,9 @@ def read_export(table: Table) -> ExportRules:
         max_lifetime_days=table.integer("max_lifetime_days", minimum=1),
         card=card,
         data_use=data_use,
+        dp_sample_rate=sample_rate,
+        privacy_unit=privacy_unit,
+        require_dataset=require_dataset,
     )
     table.finish()
     return rules

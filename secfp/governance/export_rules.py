@@ -23,6 +23,8 @@ __all__ = [
     "MaxLifetime",
     "CardFieldsAllowed",
     "DataUseCarried",
+    "PrivacyUnitRequired",
+    "DatasetNamed",
 ]
 
 _DP = Mechanism.DISCRETE_GAUSSIAN.value
@@ -33,10 +35,15 @@ class MinSourceImages:
     minimum: int
 
     def reasons(self, facts: ExportRequest) -> tuple[str, ...]:
+        if facts.counts_kind == "unknown":
+            # A fingerprint file was sampled with replacement: its n says nothing about the source.
+            return ("export.min_source_images: the source image count of a fingerprint file is unknown; "
+                    "export the images instead",)
         if facts.source_image_count >= self.minimum:
             return ()
+        what = "an estimated (DP)" if facts.counts_kind == "dp_estimate" else ""
         return (
-            f"export.min_source_images: the dataset has {facts.source_image_count} images, "
+            f"export.min_source_images: the dataset has {what + ' ' if what else ''}{facts.source_image_count} images, "
             f"at least {self.minimum} are required",
         )
 
@@ -48,8 +55,9 @@ class MinSampledImages:
     def reasons(self, facts: ExportRequest) -> tuple[str, ...]:
         if facts.sampled_count >= self.minimum:
             return ()
+        what = "an estimated (DP) " if facts.counts_kind == "dp_estimate" else ""
         return (
-            f"export.min_sampled_images: {facts.sampled_count} images were sampled, "
+            f"export.min_sampled_images: {what}{facts.sampled_count} images were sampled, "
             f"at least {self.minimum} are required",
         )
 
@@ -157,3 +165,31 @@ class DataUseCarried:
         if not missing:
             return ()
         return (f"export.data_use: the statement must carry data-use terms {', '.join(missing)}",)
+
+
+_COARSENESS = {"patient": 0, "volume": 1, "image": 2}
+
+
+@dataclass(frozen=True)
+class PrivacyUnitRequired:
+    """A DP release must protect at least this unit (``patient`` is coarser than ``volume``, than ``image``)."""
+
+    unit: str
+
+    def reasons(self, facts: ExportRequest) -> tuple[str, ...]:
+        if facts.dp_mechanism != _DP:
+            return ()
+        if facts.privacy_unit is not None and _COARSENESS[facts.privacy_unit] <= _COARSENESS[self.unit]:
+            return ()
+        return (f"export.privacy_unit: the release protects one {facts.privacy_unit or 'unknown unit'}, "
+                f"the policy requires at least one {self.unit}",)
+
+
+@dataclass(frozen=True)
+class DatasetNamed:
+    """The privacy budget is charged to an id the data holder gave (``--dataset``), not a derived one."""
+
+    def reasons(self, facts: ExportRequest) -> tuple[str, ...]:
+        if facts.dp_mechanism != _DP or facts.dataset_explicit:
+            return ()
+        return ("export.require_dataset: name the dataset explicitly (--dataset) so that its budget binds",)

@@ -31,6 +31,7 @@ __all__ = [
 
 #: Mechanisms a privacy ledger may name; only ``discrete_gaussian`` counts as DP.
 DP_MECHANISMS: tuple[str, ...] = tuple(m.value for m in Mechanism)
+COUNTS_KINDS: tuple[str, ...] = ("exact", "dp_estimate", "unknown")
 
 _KEY_ID = re.compile(r"^[0-9a-f]{64}$")
 
@@ -115,9 +116,17 @@ class ExportRequest:
     lifetime: _dt.timedelta
     card_fields: tuple[str, ...]
     data_use: tuple[str, ...]
+    # "exact" counts, "dp_estimate" (noisy, under DP) or "unknown" (a fingerprint file: no images seen).
+    counts_kind: str = "exact"
+    privacy_unit: str | None = None
+    dataset_explicit: bool = True
 
     def __post_init__(self) -> None:
         _aware(self.now, "now")
+        if self.counts_kind not in COUNTS_KINDS:
+            raise ValueError(f"counts_kind must be one of {COUNTS_KINDS}")
+        if self.privacy_unit is not None and self.privacy_unit not in ("patient", "volume", "image"):
+            raise ValueError("privacy_unit must be patient, volume, image or None")
         for name in ("recipients", "card_fields", "data_use"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if not all(isinstance(x, str) for x in self.card_fields + self.data_use):
@@ -161,6 +170,9 @@ class ExportRequest:
             "lifetime_seconds": self.lifetime.total_seconds(),
             "card_fields": list(self.card_fields),
             "data_use": list(self.data_use),
+            "counts_kind": self.counts_kind,
+            "privacy_unit": self.privacy_unit,
+            "dataset_explicit": self.dataset_explicit,
         }
 
     @classmethod
@@ -178,6 +190,9 @@ class ExportRequest:
             lifetime=_dt.timedelta(seconds=data["lifetime_seconds"]),
             card_fields=tuple(data["card_fields"]),
             data_use=tuple(data["data_use"]),
+            counts_kind=data.get("counts_kind", "exact"),
+            privacy_unit=data.get("privacy_unit"),
+            dataset_explicit=data.get("dataset_explicit", True),
         )
 
 

@@ -29,10 +29,12 @@ from secfp.governance.duo import Purpose
 from secfp.governance.export_rules import (
     CardFieldsAllowed,
     DatasetBudget,
+    DatasetNamed,
     DataUseCarried,
     MaxLifetime,
     MinSampledImages,
     MinSourceImages,
+    PrivacyUnitRequired,
     PublicAllowed,
     RecipientsAllowed,
 )
@@ -175,6 +177,10 @@ def compile_export(policy: Policy) -> AllOf:
         compiled += [DPRequired(), MaxEpsilon(rules.max_epsilon), MaxDelta(rules.max_delta)]
         if rules.dataset_epsilon_budget is not None:
             compiled.append(DatasetBudget(rules.dataset_epsilon_budget))
+        if rules.privacy_unit is not None:
+            compiled.append(PrivacyUnitRequired(rules.privacy_unit))
+        if rules.require_dataset:
+            compiled.append(DatasetNamed())
     compiled += [
         RecipientsAllowed(rules.recipients, rules.allow_any_recipient),
         PublicAllowed(rules.allow_public),

@@ -31,16 +31,27 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from secfp._io import atomic_write_bytes, canonical_json, read_capped, strict_json_loads
-from secfp.errors import BadInput, BudgetExceeded, SecfpError, VerificationError
+from secfp.errors import BadInput, BudgetExceeded, SecfpError, UsageError, VerificationError
 from secfp.mechanisms import Mechanism
-from secfp.privacy.accounting import AccountantRecord, Calibration, account
+from secfp.privacy.accounting import (
+    DELTA_MAX,
+    DELTA_MIN,
+    EPSILON_MAX,
+    MAX_IMAGES_PER_UNIT,
+    ROWS_MAX,
+    AccountantRecord,
+    Calibration,
+    account,
+)
 
-__all__ = ["PrivacyLedger", "verify_ledger", "BudgetCharge", "BudgetState", "BudgetStore", "MECHANISMS"]
+__all__ = ["PrivacyLedger", "PRIVACY_UNITS", "verify_ledger", "BudgetCharge", "BudgetState", "BudgetStore", "MECHANISMS"]
 
-LEDGER_VERSION = 1
+LEDGER_VERSION = 2
 MECHANISMS = tuple(m.value for m in Mechanism)
+PRIVACY_UNITS = ("patient", "volume", "image")
 _NUMERIC = ("sensitivity_l2", "sigma", "sample_rate", "epsilon", "delta")
-_LEDGER_KEYS = {"v", "mechanism", "spec_id", "accountants", *_NUMERIC}
+_LEDGER_KEYS = {"v", "mechanism", "spec_id", "accountants", "privacy_unit", "max_images_per_unit", "not_covered", *_NUMERIC}
+MAX_NOT_COVERED = 64
 BUDGET_KIND = "secfp.privacy-budget"
 MAX_BUDGET_BYTES = 4 * 1024 * 1024
 # Sums of float epsilons may land a hair above an exactly reachable total (0.1 * 10).
@@ -57,6 +68,10 @@ class PrivacyLedger:
 
     ``sigma`` is the discrete Gaussian's scale parameter per count (exactly what the
     sampler used), ``epsilon`` the declared value: at least every accountant's.
+    ``privacy_unit`` is what one neighbouring step adds or removes (a patient, a volume
+    or one image), ``max_images_per_unit`` the k of contribution bounding, so
+    ``sensitivity_l2`` is at least k sqrt(rows). ``not_covered`` names the fields of
+    the bundle that the guarantee does not cover (released exactly, outside the noise).
     """
 
     mechanism: str
@@ -67,6 +82,9 @@ class PrivacyLedger:
     epsilon: float | None = None
     delta: float | None = None
     accountants: tuple[AccountantRecord, ...] = ()
+    privacy_unit: str | None = None
+    max_images_per_unit: int | None = None
+    not_covered: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.mechanism not in MECHANISMS:
@@ -76,8 +94,13 @@ class PrivacyLedger:
         if not isinstance(self.accountants, tuple) or not all(isinstance(a, AccountantRecord) for a in self.accountants):
             raise BadInput("privacy ledger accountants must be a tuple of AccountantRecord")
         values = {name: getattr(self, name) for name in _NUMERIC}
+        if not isinstance(self.not_covered, tuple) or len(self.not_covered) > MAX_NOT_COVERED or not all(
+            isinstance(f, str) and 0 < len(f) <= 200 for f in self.not_covered
+        ):
+            raise BadInput(f"privacy ledger not_covered must be at most {MAX_NOT_COVERED} field names")
         if self.mechanism == "none":
-            if any(v is not None for v in values.values()) or self.accountants:
+            if any(v is not None for v in values.values()) or self.accountants or self.privacy_unit is not None \
+                    or self.max_images_per_unit is not None or self.not_covered:
                 raise BadInput("a ledger with mechanism 'none' carries no privacy parameters")
             return
         for name, value in values.items():
@@ -88,6 +111,11 @@ class PrivacyLedger:
             raise BadInput("privacy ledger sensitivity_l2, sigma and epsilon must be > 0")
         if not 0 < self.sample_rate <= 1 or not 0 < self.delta < 1:  # type: ignore[operator]
             raise BadInput("privacy ledger needs sample_rate in (0, 1] and delta in (0, 1)")
+        if self.privacy_unit not in PRIVACY_UNITS:
+            raise BadInput(f"privacy ledger privacy_unit must be one of {', '.join(PRIVACY_UNITS)}, got {self.privacy_unit!r}")
+        k = self.max_images_per_unit
+        if type(k) is not int or k < 1:
+            raise BadInput(f"privacy ledger max_images_per_unit must be a positive integer, got {k!r}")
         names = [a.name for a in self.accountants]
         if not names or len(set(names)) != len(names):
             raise BadInput("a DP ledger needs at least one accountant, each named once")
@@ -101,8 +129,13 @@ class PrivacyLedger:
         return cls(mechanism="none", spec_id=spec_id)
 
     @classmethod
-    def from_calibration(cls, calibration: Calibration, *, spec_id: str) -> "PrivacyLedger":
+    def from_calibration(
+        cls, calibration: Calibration, *, spec_id: str, privacy_unit: str, not_covered: tuple[str, ...] = ()
+    ) -> "PrivacyLedger":
         return cls(
+            privacy_unit=privacy_unit,
+            max_images_per_unit=calibration.max_images_per_unit,
+            not_covered=tuple(not_covered),
             mechanism="discrete_gaussian",
             spec_id=spec_id,
             sensitivity_l2=calibration.sensitivity_l2,
@@ -130,13 +163,16 @@ class PrivacyLedger:
             "sample_rate": self.sample_rate,
             "epsilon": self.epsilon,
             "delta": self.delta,
+            "privacy_unit": self.privacy_unit,
+            "max_images_per_unit": self.max_images_per_unit,
             "accountants": [a.to_json() for a in self.accountants],
+            "not_covered": list(self.not_covered),
             "spec_id": self.spec_id,
         }
 
     @classmethod
     def from_json(cls, obj: Any) -> "PrivacyLedger":
-        """Strict parse: exactly the known keys, version 1, numbers or null, no NaN."""
+        """Strict parse: exactly the known keys, version 2, numbers or null, no NaN."""
         if not isinstance(obj, dict):
             raise BadInput("privacy ledger must be a JSON object")
         if set(obj) != _LEDGER_KEYS:
@@ -149,9 +185,16 @@ class PrivacyLedger:
         for name in _NUMERIC:
             if obj[name] is not None and not _finite_number(obj[name]):
                 raise BadInput(f"privacy ledger {name} must be a finite number or null")
-        if not isinstance(obj["accountants"], list):
-            raise BadInput("privacy ledger accountants must be a list")
+        if not isinstance(obj["accountants"], list) or not isinstance(obj["not_covered"], list):
+            raise BadInput("privacy ledger accountants and not_covered must be lists")
+        if obj["privacy_unit"] is not None and not isinstance(obj["privacy_unit"], str):
+            raise BadInput("privacy ledger privacy_unit must be a string or null")
+        if obj["max_images_per_unit"] is not None and type(obj["max_images_per_unit"]) is not int:
+            raise BadInput("privacy ledger max_images_per_unit must be an integer or null")
         return cls(
+            privacy_unit=obj["privacy_unit"],
+            max_images_per_unit=obj["max_images_per_unit"],
+            not_covered=tuple(obj["not_covered"]),
             mechanism=obj["mechanism"],
             spec_id=obj["spec_id"],
             accountants=tuple(AccountantRecord.from_json(a) for a in obj["accountants"]),
@@ -159,24 +202,48 @@ class PrivacyLedger:
         )
 
 
-def verify_ledger(unverified: PrivacyLedger, *, tolerance: float = 1e-6) -> PrivacyLedger:
-    """Recompute every accountant from the declared sigma, sensitivity, rate and delta.
+def verify_ledger(unverified: PrivacyLedger, *, rows: int, tolerance: float = 1e-6) -> PrivacyLedger:
+    """Bind the ledger to the fingerprint it travels with, then recompute every accountant.
 
-    Raises VerificationError when the declared epsilon is below what our accountants
-    certify for those parameters (by more than ``tolerance``). It does not check
-    that the noise was really drawn, nor that sampling really was Poisson at that rate.
+    ``rows`` is the number of feature rows of that fingerprint. Refused (VerificationError,
+    exit 4) before any accounting: a sensitivity below ``max_images_per_unit * sqrt(rows)``
+    (the ledger would under-declare), and sigma, k, rows, noise multiplier, delta or epsilon
+    outside what the accountants are run on (they would need unbounded memory or time).
+    Then refused when the declared epsilon is below what our accountants certify for the
+    parameters (by more than ``tolerance``). It does not check that the noise was really
+    drawn, that sampling really was Poisson at that rate, nor that units were what the
+    ledger names.
     """
     if not unverified.is_private:
         return unverified
-    contributions = round(unverified.sensitivity_l2**2)  # type: ignore[operator]
-    if contributions < 1 or abs(contributions - unverified.sensitivity_l2**2) > 1e-6:  # type: ignore[operator]
-        raise VerificationError("privacy ledger sensitivity is not the square root of a whole number of counts")
-    records = account(
-        sigma=unverified.sigma,  # type: ignore[arg-type]
-        contributions=contributions,
-        sample_rate=unverified.sample_rate,  # type: ignore[arg-type]
-        delta=unverified.delta,  # type: ignore[arg-type]
-    )
+    if isinstance(rows, bool) or not isinstance(rows, int) or not 1 <= rows <= ROWS_MAX:
+        raise VerificationError(f"privacy ledger check failed: the fingerprint has {rows!r} rows, secfp accounts 1 to {ROWS_MAX}")
+    k = unverified.max_images_per_unit
+    assert k is not None and unverified.sensitivity_l2 is not None and unverified.sigma is not None
+    if k > MAX_IMAGES_PER_UNIT:
+        raise VerificationError(f"privacy ledger check failed: max_images_per_unit {k} is above the {MAX_IMAGES_PER_UNIT} secfp accounts for")
+    bound = k * math.sqrt(rows)
+    if unverified.sensitivity_l2 < bound * (1.0 - 1e-12):
+        raise VerificationError(
+            f"privacy ledger check failed: it declares sensitivity {unverified.sensitivity_l2:.6g}, but {k} image(s) per unit "
+            f"on {rows} rows need at least {bound:.6g}"
+        )
+    if not unverified.epsilon <= EPSILON_MAX or not DELTA_MIN <= unverified.delta <= DELTA_MAX:  # type: ignore[operator]
+        raise VerificationError(
+            f"privacy ledger check failed: epsilon {unverified.epsilon:.6g} and delta {unverified.delta:.3g} must lie in "
+            f"(0, {EPSILON_MAX:g}] and [{DELTA_MIN:g}, {DELTA_MAX:g}], where secfp's accountants certify"
+        )
+    try:
+        records = account(
+            sigma=unverified.sigma,
+            contributions=rows,
+            sample_rate=unverified.sample_rate,  # type: ignore[arg-type]
+            delta=unverified.delta,  # type: ignore[arg-type]
+            max_images_per_unit=k,
+            sensitivity_l2=unverified.sensitivity_l2,
+        )
+    except UsageError as exc:
+        raise VerificationError(f"privacy ledger check failed: {exc.diagnostics()}") from None
     worst = max(r.epsilon for r in records)
     if worst > unverified.epsilon + tolerance:  # type: ignore[operator]
         raise VerificationError(
@@ -298,6 +365,20 @@ class BudgetStore:
         """The dataset's budget as it stands (pending reservations count as spent)."""
         with self._locked(dataset_id) as path:
             return self._read(path, dataset_id)
+
+    def datasets(self) -> tuple[BudgetState, ...]:
+        """Every dataset with a budget file in the folder, sorted by id (each read under its lock)."""
+        if not self.folder.is_dir():
+            return ()
+        states = []
+        for path in sorted(self.folder.glob("*.json")):
+            data = read_capped(path, cap=MAX_BUDGET_BYTES, what="privacy budget file")
+            obj = strict_json_loads(data, what=f"privacy budget file {path}")
+            dataset_id = obj.get("dataset_id") if isinstance(obj, dict) else None
+            if not isinstance(dataset_id, str) or self._paths(dataset_id)[0] != path:
+                raise BadInput(f"privacy budget file {path} is not named after its dataset id")
+            states.append(self.state(dataset_id))
+        return tuple(sorted(states, key=lambda st: st.dataset_id))
 
     def _refuse_if_over(self, state: BudgetState, epsilon: float) -> None:
         if not _finite_number(epsilon) or epsilon <= 0:

@@ -1,7 +1,7 @@
 """Turn a noise-free fingerprint into a differentially private one, and explain the cost first.
 
-:func:`privatize` calibrates sigma for (epsilon, delta, q) with ``m`` unit
-contributions per image (L2 sensitivity sqrt(m)), adds exact discrete Gaussian
+:func:`privatize` calibrates sigma for (epsilon, delta, q) with ``m`` rows and at
+most ``k`` images per privacy unit (L2 sensitivity k sqrt(m)), adds exact discrete Gaussian
 noise to every count and releases the raw noisy integers: no clipping, no
 rounding, no bias away from zero (clean-up, if any, belongs to the matcher).
 Everything else in the released fingerprint is post-processing of those noisy
@@ -14,9 +14,10 @@ counts and public values, which costs no privacy (Dwork and Roth 2014, Prop. 2.1
   (the exact mean would be a second, unaccounted release), then clipped into the
   range of the bin centres.
 
-What this module does not check: that the n images were really Poisson-sampled
-at ``sample_rate`` with secret randomness. Amplification by subsampling holds only
-then; with ``sample_rate=1`` no sampling assumption is made.
+What this module does not check: that the units were really Poisson-sampled at
+``sample_rate`` with secret randomness and that no unit gave more than k images
+(:func:`secfp.fingerprint.pipeline.fingerprint_poisson` does both). Amplification by
+subsampling holds only then; with ``sample_rate=1`` no sampling assumption is made.
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ from secfp.privacy.mechanism import discrete_gaussian, discrete_gaussian_pmf
 if TYPE_CHECKING:
     from secfp.fingerprint.spec import FingerprintSpec
 
-__all__ = ["privatize", "estimate_n", "estimate_feature_mean", "explain", "Explanation", "SeededNoiseWarning"]
+__all__ = ["USELESS_NOISE_RELATIVE", "privatize", "estimate_n", "estimate_feature_mean", "explain", "Explanation", "SeededNoiseWarning"]
+
+
+# README, "How much DP costs": a noise std above 5 times the mean bin count n/B (100 bins) leaves
+# retrieval near chance; explain flags it and export warns.
+USELESS_NOISE_RELATIVE = 5.0
 
 
 class SeededNoiseWarning(UserWarning):
@@ -75,6 +81,9 @@ def privatize(
     sample_rate: float,
     spec: FingerprintSpec,
     rng: np.random.Generator | None = None,
+    max_images_per_unit: int = 1,
+    privacy_unit: str = "image",
+    not_covered: tuple[str, ...] = (),
 ) -> tuple[Fingerprint, PrivacyLedger]:
     """Add calibrated discrete Gaussian noise to ``fp``; return the noisy fingerprint and its ledger.
 
@@ -91,7 +100,8 @@ def privatize(
     if rng is not None:
         warnings.warn("DP noise drawn from a seeded generator: test use only, not private", SeededNoiseWarning, stacklevel=2)
     m = fp.shape[0]
-    calibration = calibrate(epsilon=epsilon, delta=delta, sample_rate=sample_rate, contributions=m)
+    calibration = calibrate(epsilon=epsilon, delta=delta, sample_rate=sample_rate, contributions=m,
+                            max_images_per_unit=max_images_per_unit)
     noise = discrete_gaussian(fp.counts.size, sigma=calibration.sigma, rng=rng).reshape(fp.shape)
     noisy = fp.counts + noise
     n_hat = estimate_n(noisy)
@@ -102,7 +112,8 @@ def privatize(
         feature_mean=estimate_feature_mean(noisy, spec=spec, n_estimate=n_hat),
         noisy=True,
     )
-    return released, PrivacyLedger.from_calibration(calibration, spec_id=fp.spec_id)
+    ledger = PrivacyLedger.from_calibration(calibration, spec_id=fp.spec_id, privacy_unit=privacy_unit, not_covered=not_covered)
+    return released, ledger
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,8 @@ class Explanation:
     sigma: float
     sensitivity_l2: float
     noise_multiplier: float
+    max_images_per_unit: int
+    sample_rate_source: str
     mean_bin_count: float
     noise_mean_abs: float
     accountants: tuple[AccountantRecord, ...]
@@ -128,6 +141,11 @@ class Explanation:
     def noise_std_relative(self) -> float:
         """Noise standard deviation per count over the mean bin count n/B."""
         return self.sigma / self.mean_bin_count
+
+    @property
+    def useless(self) -> bool:
+        """The README's threshold: noise std above USELESS_NOISE_RELATIVE times the mean bin count."""
+        return self.noise_std_relative > USELESS_NOISE_RELATIVE
 
     @property
     def noise_mean_abs_relative(self) -> float:
@@ -151,6 +169,9 @@ class Explanation:
             "sigma": self.sigma,
             "sensitivity_l2": self.sensitivity_l2,
             "noise_multiplier": self.noise_multiplier,
+            "max_images_per_unit": self.max_images_per_unit,
+            "sample_rate_source": self.sample_rate_source,
+            "useless": self.useless,
             "mean_bin_count": self.mean_bin_count,
             "noise_std_relative": self.noise_std_relative,
             "noise_mean_abs": self.noise_mean_abs,
@@ -160,15 +181,21 @@ class Explanation:
         }
 
 
-def explain(*, epsilon: float, delta: float, sample_rate: float, spec: FingerprintSpec, samples: int) -> Explanation:
+def explain(
+    *, epsilon: float, delta: float, sample_rate: float, spec: FingerprintSpec, samples: int,
+    max_images_per_unit: int = 1, sample_rate_source: str = "given",
+) -> Explanation:
     """Calibrate without touching any data: the noise a release would get, and each accountant's epsilon.
 
     ``samples`` is the (expected) number of sampled images n; the mean bin count is n / B.
+    ``sample_rate_source`` says where q came from (flag, policy or the default 1): it is
+    shown, never derived from data.
     """
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise UsageError(f"samples must be a positive integer, got {samples!r}")
     m, bins = int(spec.num_features), int(spec.bins)
-    calibration = calibrate(epsilon=epsilon, delta=delta, sample_rate=sample_rate, contributions=m)
+    calibration = calibrate(epsilon=epsilon, delta=delta, sample_rate=sample_rate, contributions=m,
+                            max_images_per_unit=max_images_per_unit)
     half = int(math.ceil(15 * calibration.sigma)) + 10
     k = np.arange(-half, half + 1)
     mean_abs = float(np.sum(np.abs(k) * discrete_gaussian_pmf(k, sigma=calibration.sigma)))
@@ -184,6 +211,8 @@ def explain(*, epsilon: float, delta: float, sample_rate: float, spec: Fingerpri
         sigma=calibration.sigma,
         sensitivity_l2=calibration.sensitivity_l2,
         noise_multiplier=calibration.noise_multiplier,
+        max_images_per_unit=calibration.max_images_per_unit,
+        sample_rate_source=sample_rate_source,
         mean_bin_count=samples / bins,
         noise_mean_abs=mean_abs,
         accountants=calibration.accountants,

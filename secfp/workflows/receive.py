@@ -121,8 +121,8 @@ def import_facts(received: ReceivedBundle, *, now: datetime) -> ImportFacts:
 
 
 @functools.lru_cache(maxsize=256)
-def _verified_ledger(ledger: PrivacyLedger) -> PrivacyLedger:
-    return verify_ledger(ledger)
+def _verified_ledger(ledger: PrivacyLedger, rows: int) -> PrivacyLedger:
+    return verify_ledger(ledger, rows=rows)
 
 
 def check_privacy_claim(statement: VerifiedStatement) -> PrivacyLedger:
@@ -136,7 +136,7 @@ def check_privacy_claim(statement: VerifiedStatement) -> PrivacyLedger:
         raise VerificationError(f"privacy ledger check failed: {exc.diagnostics()}") from None
     if ledger.is_private and ledger.spec_id != statement.fingerprint.spec_id:
         raise VerificationError("privacy ledger check failed: the ledger is for another spec than the fingerprint")
-    return _verified_ledger(ledger)
+    return _verified_ledger(ledger, int(statement.fingerprint.shape[0]))
 
 
 @dataclass(frozen=True)

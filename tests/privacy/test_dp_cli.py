@@ -33,7 +33,17 @@ def test_explain_json_prints_one_document_with_every_accountant(spec_file: Path)
     assert doc["target_epsilon"] == 1.0 and doc["epsilon"] <= 1.0 and doc["mean_bin_count"] == 100.0
     assert doc["noise_std_relative"] == pytest.approx(doc["sigma"] / 100.0)
     assert [a["name"] for a in doc["accountants"]] == [
-        "secfp.analytic_gaussian_poisson", "secfp.discrete_gaussian_pld", "opacus.PRVAccountant"]
+        "secfp.analytic_gaussian_poisson", "opacus.PRVAccountant", "dp_accounting.discrete_gaussian_pld"]
+    assert doc["sample_rate"] == 0.1 and doc["sample_rate_source"] == "flag" and doc["max_images_per_unit"] == 4
+
+
+def test_explain_defaults_to_rate_one_never_to_samples_over_images(spec_file: Path) -> None:
+    # q is public: without --sample-rate or a policy it is 1, whatever --samples says.
+    result = _run("--dp-epsilon", "2", "--spec", str(spec_file), "--samples", "300", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["sample_rate"] == 1.0 and doc["sample_rate_source"] == "default"
+    assert doc["useless"] is (doc["noise_std_relative"] > 5)
 
 
 def test_explain_table_names_the_noise_scale_and_accountants(spec_file: Path) -> None:

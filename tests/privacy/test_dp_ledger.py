@@ -19,18 +19,31 @@ SPEC_ID = "ab" * 32
 @pytest.fixture(scope="module")
 def dp_ledger() -> PrivacyLedger:
     return PrivacyLedger.from_calibration(
-        calibrate(epsilon=1.0, delta=1e-6, sample_rate=0.1, contributions=16), spec_id=SPEC_ID
+        calibrate(epsilon=1.0, delta=1e-6, sample_rate=0.1, contributions=16, max_images_per_unit=2), spec_id=SPEC_ID,
+        privacy_unit="patient", not_covered=("card.task.name",),
     )
 
 
-def test_dp_ledger_has_every_field_of_issue_4(dp_ledger: PrivacyLedger) -> None:
+def test_dp_ledger_names_unit_bound_and_what_it_does_not_cover(dp_ledger: PrivacyLedger) -> None:
     obj = dp_ledger.to_json()
-    assert list(obj) == ["v", "mechanism", "sensitivity_l2", "sigma", "sample_rate", "epsilon", "delta", "accountants", "spec_id"]
-    assert obj["v"] == 1 and obj["mechanism"] == "discrete_gaussian" and obj["spec_id"] == SPEC_ID
-    assert obj["sensitivity_l2"] == 4.0 and obj["sample_rate"] == 0.1 and obj["delta"] == 1e-6
+    assert list(obj) == ["v", "mechanism", "sensitivity_l2", "sigma", "sample_rate", "epsilon", "delta", "privacy_unit",
+                         "max_images_per_unit", "accountants", "not_covered", "spec_id"]
+    assert obj["v"] == 2 and obj["mechanism"] == "discrete_gaussian" and obj["spec_id"] == SPEC_ID
+    assert obj["privacy_unit"] == "patient" and obj["max_images_per_unit"] == 2
+    assert obj["sensitivity_l2"] == 8.0 and obj["sample_rate"] == 0.1 and obj["delta"] == 1e-6  # k sqrt(m) = 2 * 4
     assert obj["epsilon"] == max(a["epsilon"] for a in obj["accountants"]) <= 1.0
     assert [set(a) for a in obj["accountants"]] == [{"name", "version", "epsilon"}] * 3
-    assert dp_ledger.noise_multiplier == pytest.approx(obj["sigma"] / 4.0)
+    assert obj["not_covered"] == ["card.task.name"]
+    assert dp_ledger.noise_multiplier == pytest.approx(obj["sigma"] / 8.0)
+
+
+def test_version_1_ledger_without_unit_is_refused(dp_ledger: PrivacyLedger) -> None:
+    # A version-1 ledger declared no unit and no contribution bound: nothing to verify it against.
+    obj = dp_ledger.to_json()
+    for key in ("privacy_unit", "max_images_per_unit", "not_covered"):
+        del obj[key]
+    with pytest.raises(BadInput, match="missing"):
+        PrivacyLedger.from_json({**obj, "v": 1})
 
 
 def test_ledger_round_trips_through_canonical_json(dp_ledger: PrivacyLedger) -> None:
@@ -68,7 +81,7 @@ def test_ledger_without_epsilon_is_rejected(dp_ledger: PrivacyLedger) -> None:
         ("epsilon", True),
         ("sigma", None),
         ("sample_rate", [0.1]),
-        ("v", 2),
+        ("v", 1),
         ("v", True),
         ("mechanism", "laplace"),
         ("mechanism", 1),
@@ -126,21 +139,22 @@ def test_none_ledger_with_parameters_is_rejected() -> None:
 
 
 def test_honest_ledger_verifies(dp_ledger: PrivacyLedger) -> None:
-    assert verify_ledger(dp_ledger) is dp_ledger
-    assert verify_ledger(PrivacyLedger.none(spec_id=SPEC_ID)).mechanism == "none"
+    assert verify_ledger(dp_ledger, rows=16) is dp_ledger
+    assert verify_ledger(PrivacyLedger.none(spec_id=SPEC_ID), rows=16).mechanism == "none"
 
 
 def test_ledger_claiming_less_noise_cost_than_its_sigma_gives_is_rejected(dp_ledger: PrivacyLedger) -> None:
     # Under-declared epsilon: the sender halves sigma but keeps the accountants' numbers.
     obj = {**dp_ledger.to_json(), "sigma": dp_ledger.sigma / 2}
     with pytest.raises(VerificationError, match="declares epsilon"):
-        verify_ledger(PrivacyLedger.from_json(obj))
+        verify_ledger(PrivacyLedger.from_json(obj), rows=16)
 
 
-def test_ledger_with_non_integral_sensitivity_cannot_be_verified(dp_ledger: PrivacyLedger) -> None:
-    obj = {**dp_ledger.to_json(), "sensitivity_l2": 4.1}
-    with pytest.raises(VerificationError, match="whole number"):
-        verify_ledger(PrivacyLedger.from_json(obj))
+def test_ledger_with_a_larger_sensitivity_is_accounted_as_declared(dp_ledger: PrivacyLedger) -> None:
+    # 8.5 > k sqrt(m) = 8 is allowed, but it is accounted as declared: the old epsilon no longer covers it.
+    obj = {**dp_ledger.to_json(), "sensitivity_l2": 8.5}
+    with pytest.raises(VerificationError, match="declares epsilon"):
+        verify_ledger(PrivacyLedger.from_json(obj), rows=16)
 
 
 @given(
@@ -153,7 +167,8 @@ def test_ledger_with_non_integral_sensitivity_cannot_be_verified(dp_ledger: Priv
 def test_any_valid_ledger_round_trips(sigma: float, sensitivity: float, rate: float, eps: list[float], delta: float) -> None:
     records = tuple(AccountantRecord(f"acc{i}", "1", e) for i, e in enumerate(eps))
     declared = max(max(eps), 1e-9)
-    ledger = PrivacyLedger("discrete_gaussian", SPEC_ID, sensitivity, sigma, rate, declared, delta, records)
+    ledger = PrivacyLedger("discrete_gaussian", SPEC_ID, sensitivity, sigma, rate, declared, delta, records,
+                           privacy_unit="volume", max_images_per_unit=3)
     again = PrivacyLedger.from_json(strict_json_loads(canonical_json(ledger.to_json())))
     assert again == ledger
     assert all(math.isfinite(x) for x in (again.sigma, again.epsilon, again.delta))

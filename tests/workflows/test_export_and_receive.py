@@ -55,8 +55,8 @@ valid_from = 2026-01-01
 valid_until = 2099-01-01
 
 [export]
-min_source_images = 10
-min_sampled_images = 5
+min_source_images = 1
+min_sampled_images = 1
 dp_required = true
 max_epsilon = {max_epsilon}
 max_delta = 1e-5
@@ -101,7 +101,9 @@ def test_dp_export_carries_a_verifiable_ledger_and_no_exact_statistics(cli, worl
     privacy = obj["privacy"]
     assert privacy["mechanism"] == "discrete_gaussian" and privacy["epsilon"] <= 2.0 + 1e-9
     assert {"sensitivity_l2", "sigma", "sample_rate", "delta", "accountants", "spec_id"} <= set(privacy)
-    assert privacy["sensitivity_l2"] == pytest.approx(1280**0.5)
+    # The CT tiles carry a DICOM PatientID: the unit is the patient, at most 4 images each.
+    assert privacy["privacy_unit"] == "patient" and privacy["max_images_per_unit"] == 4
+    assert privacy["sensitivity_l2"] == pytest.approx(4 * 1280**0.5)
     assert {a["name"] for a in privacy["accountants"]} >= {"opacus.PRVAccountant"}
     assert obj["noisy"] is True
     # Noise is on the counts: rows no longer sum to one common n, and some counts are negative.

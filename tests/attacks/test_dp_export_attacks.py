@@ -1,0 +1,162 @@
+"""Attacks on a DP export through what travels next to the noise: the sampling rate, the
+policy gates, the task card, the numeric path, the budget, and a non-DP release under a
+policy that requires DP. Real images (sample tasks), the real probe, real policies."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from secfp.cli import app
+from secfp.governance import load_policy, read_log
+from secfp.workflows.export import DPRequest, prepare_export
+
+NOW = datetime.now(timezone.utc)
+CARD = {"v": 1, "task": {"name": "retina", "modality": "fundus", "images": 21},
+        "knowledge": {"architecture": {"name": "resnet50", "score": 0.81, "metric": "BA"}}}
+
+
+def _plan(folder: Path, spec, *, policy=None, card=None, dp=DPRequest(epsilon=4.0), samples: int = 30):
+    return prepare_export([folder], spec=spec, samples=samples, seed=0, dp=dp, recipients=(), public=True,
+                          lifetime=timedelta(days=30), card=card, policy=policy, dataset=None, budget=None, now=NOW)
+
+
+def _policy(tmp_path: Path, *, dp: bool, extra: str = "", card_allow: str = '"v", "task", "knowledge"') -> Path:
+    dp_lines = "dp_required = true\nmax_epsilon = 8.0\nmax_delta = 1e-5\n" if dp else "dp_required = false\n"
+    path = tmp_path / "policy.toml"
+    path.write_text(f"""
+[policy]
+id = "attack-test"
+version = 1
+valid_from = 2026-01-01
+valid_until = 2099-01-01
+
+[export]
+min_source_images = 1
+min_sampled_images = 1
+{dp_lines}{extra}
+allow_public = true
+max_lifetime_days = 365
+data_use = ["HMB"]
+
+[export.card]
+allow = [{card_allow}]
+""")
+    return path
+
+
+@pytest.fixture
+def n_and_n_plus_one(sample_tasks, tmp_path) -> tuple[Path, Path]:
+    full = sample_tasks["fundus"][0]
+    smaller = tmp_path / "minus-one"
+    shutil.copytree(full, smaller)
+    sorted(p for p in smaller.iterdir() if p.is_file())[0].unlink()
+    return smaller, full
+
+
+def test_ledgers_of_n_and_n_plus_one_units_cannot_be_told_apart(n_and_n_plus_one, default_spec, torch_home) -> None:
+    # Attack: q = samples / N was signed into the ledger, so 10000 / q gave N exactly.
+    plans = [_plan(folder, default_spec) for folder in n_and_n_plus_one]
+    ledgers = [p.ledger.to_json() for p in plans]
+    assert ledgers[0] == ledgers[1]
+    assert ledgers[0]["sample_rate"] == 1.0 and plans[0].sample_rate_source == "default"
+    # The numeric path is fixed for DP, not chosen from the realised n.
+    assert plans[0].numerics == plans[1].numerics == "channels-last"
+    # Gates see only the noisy estimates.
+    assert all(p.counts_kind == "dp_estimate" and p.source_image_count == round(p.fingerprint.n / 1.0) for p in plans)
+
+
+def test_private_card_fields_are_withheld_under_dp_and_the_ledger_names_what_it_does_not_cover(
+    sample_tasks, default_spec, tmp_path, torch_home
+) -> None:
+    # Attack: an architecture score measured on the private data travelled un-noised next to the noise.
+    folder = sample_tasks["fundus"][0]
+    plan = _plan(folder, default_spec, card=CARD)
+    assert "knowledge" not in (plan.card or {}) and plan.withheld_card_fields == ("knowledge.architecture",)
+    assert plan.card["task"]["images_kind"] == "dp_estimate"
+    assert set(plan.ledger.not_covered) == {"card.v", "card.task.name", "card.task.modality"}
+    # A policy that names the field explicitly releases it, and the ledger says it is not covered.
+    policy = load_policy(_policy(tmp_path, dp=True, card_allow='"v", "task", "knowledge.architecture"'), now=NOW)
+    released = _plan(folder, default_spec, card=CARD, policy=policy)
+    assert released.card["knowledge"]["architecture"]["score"] == 0.81
+    assert "card.knowledge.architecture.score" in released.ledger.not_covered
+    # A broad allow ("knowledge") is not an explicit release.
+    broad = load_policy(_policy(tmp_path, dp=True), now=NOW)
+    assert "knowledge" not in (_plan(folder, default_spec, card=CARD, policy=broad).card or {})
+
+
+def test_a_fingerprint_file_cannot_satisfy_min_source_images(sample_tasks, default_spec, tmp_path, torch_home) -> None:
+    # Attack: a fingerprint file (sampled with replacement, any n) bypassed the dataset-size gate.
+    from secfp.fingerprint.histogram import save_fingerprint
+    from secfp.fingerprint.pipeline import fingerprint_paths
+
+    run = fingerprint_paths([sample_tasks["histology"][0]], spec=default_spec, samples=5000 // 250)
+    save_fingerprint(run.fingerprint, tmp_path / "fp.json")
+    policy = load_policy(_policy(tmp_path, dp=False), now=NOW)
+    plan = _plan(tmp_path / "fp.json", default_spec, policy=policy, dp=None)
+    assert not plan.allowed
+    assert any(r.startswith("export.min_source_images") and "unknown" in r for r in plan.verdict.reasons)
+
+
+def test_policy_requiring_patients_refuses_a_volume_level_release(sample_tasks, default_spec, tmp_path, torch_home) -> None:
+    policy = load_policy(_policy(tmp_path, dp=True, extra='privacy_unit = "patient"\nrequire_dataset = true\n'), now=NOW)
+    plan = _plan(sample_tasks["fundus"][0], default_spec, policy=policy)
+    reasons = " ".join(plan.verdict.reasons)
+    assert "export.privacy_unit" in reasons and "export.require_dataset" in reasons
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("SECFP_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(app, [str(a) for a in args])
+
+    assert run("keygen", "alice", "--out", tmp_path / "alice", "--no-passphrase").exit_code == 0
+    return run
+
+
+def test_dp_required_policy_refuses_a_non_dp_export_with_exit_5_and_an_audit_record(cli, sample_tasks, tmp_path) -> None:
+    policy = _policy(tmp_path, dp=True)
+    out = tmp_path / "x.bundle"
+    result = cli("export", sample_tasks["histology"][0], "--key", tmp_path / "alice" / "alice.key", "--public",
+                 "--samples", 20, "--policy", policy, "-o", out)
+    assert result.exit_code == 5, result.output
+    assert "export.dp_required" in result.stderr and not out.exists()
+    last = read_log(tmp_path / "home" / "audit.jsonl")[-1].event
+    assert last.event == "export" and last.outcome == "refused" and "export.dp_required" in " ".join(last.reasons)
+
+
+def test_a_copied_folder_shares_the_budget_and_exhaustion_is_exit_7_without_a_policy(cli, sample_tasks, tmp_path) -> None:
+    # Attack: a copy of the folder started at zero spent.
+    original = sample_tasks["histology"][0]
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    args = ("--key", tmp_path / "alice" / "alice.key", "--public", "--dp-epsilon", 2, "--dp-budget", 3, "--json")
+    first = cli("export", original, *args, "-o", tmp_path / "1.bundle")
+    assert first.exit_code == 0, first.output
+    doc = json.loads(first.stdout)
+    assert doc["privacy"]["privacy_unit"] == "volume" and doc["privacy"]["max_images_per_unit"] == 4
+    assert any("not one patient" in w for w in doc["warnings"]) and "warning:" in first.stderr
+    second = cli("export", copy, *args, "-o", tmp_path / "2.bundle")
+    assert second.exit_code == 7 and not (tmp_path / "2.bundle").exists()
+    listed = cli("privacy", "budget", "list", "--dp-budget", 3, "--json")
+    datasets = json.loads(listed.stdout)["datasets"]
+    assert len(datasets) == 1 and datasets[0]["spent_epsilon"] <= 2.0 and datasets[0]["releases"] == 1
+
+
+def test_the_policy_budget_binds_even_when_dp_budget_is_larger(cli, sample_tasks, tmp_path) -> None:
+    policy = _policy(tmp_path, dp=True, extra="dataset_epsilon_budget = 8.0\n")
+    args = ("--key", tmp_path / "alice" / "alice.key", "--public", "--dp-epsilon", 5, "--dp-budget", 100,
+            "--policy", policy)
+    assert cli("export", sample_tasks["histology"][0], *args, "-o", tmp_path / "1.bundle").exit_code == 0
+    second = cli("export", sample_tasks["histology"][0], *args, "-o", tmp_path / "2.bundle")
+    assert second.exit_code == 7, second.output  # budget exhaustion is exit 7 with a policy too
+    assert not (tmp_path / "2.bundle").exists()
+    assert read_log(tmp_path / "home" / "audit.jsonl")[-1].event.outcome == "refused"
