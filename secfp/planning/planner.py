@@ -31,12 +31,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from secfp.errors import UsageError
 from secfp.cards.task_card import TaskCard
+from secfp.planning.learned import FEATURES, RankerModel, TaskFacts, frozen_model, pool_features
 
 __all__ = ["SCENARIOS", "PlannerWeights", "FITTED_WEIGHTS", "SourceFacts", "ScoreComponent", "ScoreBreakdown",
            "Candidate", "Suggestion", "Exclusion", "TransferPlan", "normalize_keywords", "facts_from_card",
-           "score_source", "plan_transfer"]
+           "score_source", "plan_transfer", "gain_words"]
 
 SCENARIOS: tuple[str, ...] = ("architecture", "pretraining", "augmentation", "cotraining")
 SIZE_CENTER_LOG10 = 3.75
@@ -173,17 +176,38 @@ class Candidate:
     """A pool source: its id (e.g. bundle id), its distance to the query, and its card.
 
     ``bkld`` is bKLD(source -> query) with the query as the target, in the *small*
-    (target-weighted) variant of :mod:`secfp.matching.bkld`: the planner's weights
-    were fitted on the study's ``bkld_small`` (100 bins, target-weighted).
+    (target-weighted) variant of :mod:`secfp.matching.bkld`: the planner was fitted on
+    the study's ``bkld_small`` (100 bins, target-weighted). ``bkld_large`` (1000 bins,
+    unweighted in the study; the large variant here) is used where known. The optional
+    ``distance_floor`` / ``distance_ci`` / ``tie_group`` come from
+    :func:`secfp.matching.uncertainty.explain_matches` and are passed through to the plan.
     """
 
     source_id: str
     bkld: float
     card: TaskCard
+    bkld_large: float | None = None
+    distance_floor: float | None = None
+    distance_ci: tuple[float, float] | None = None
+    tie_group: int | None = None
+
+
+def gain_words(p_gain: float) -> str:
+    """``p_gain`` in words: "helped in about 7 of 10 similar cases in the study"."""
+    return f"helped in about {round(10 * p_gain)} of 10 similar cases in the study"
 
 
 @dataclass(frozen=True)
 class Suggestion:
+    """One ranked source for one scenario.
+
+    ``p_gain``: calibrated probability (out of fold on the study) that this transfer beats
+    training without it; ``p_gain_text`` says it in words. ``distance`` is the candidate's
+    bKLD; ``distance_floor``, ``distance_ci`` and ``tie_group`` are passed through from the
+    candidate (None when the caller did not compute them); ``closeness_rank`` is its rank by
+    distance among all candidates and ``closeness_percentile`` the share of the pool farther away.
+    """
+
     scenario: str
     rank: int
     source_id: str
@@ -191,10 +215,23 @@ class Suggestion:
     score: ScoreBreakdown
     offer: Mapping[str, Any]
     why: str
+    p_gain: float | None = None
+    p_gain_text: str | None = None
+    distance: float | None = None
+    distance_floor: float | None = None
+    distance_ci: tuple[float, float] | None = None
+    tie_group: int | None = None
+    closeness_rank: int | None = None
+    closeness_percentile: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "rank": self.rank, "source_id": self.source_id, "task": self.task,
-                "score": self.score.to_json(), "offer": dict(self.offer), "why": self.why}
+                "score": self.score.to_json(), "offer": dict(self.offer), "why": self.why,
+                "p_gain": self.p_gain, "p_gain_text": self.p_gain_text, "distance": self.distance,
+                "distance_floor": self.distance_floor,
+                "distance_ci": list(self.distance_ci) if self.distance_ci is not None else None,
+                "tie_group": self.tie_group, "closeness_rank": self.closeness_rank,
+                "closeness_percentile": self.closeness_percentile}
 
 
 @dataclass(frozen=True)
@@ -211,12 +248,14 @@ class Exclusion:
 class TransferPlan:
     """Per scenario, the sources offering that knowledge, best first; and who was left out, why."""
 
-    weights: PlannerWeights
+    weights: PlannerWeights | None
     suggestions: Mapping[str, tuple[Suggestion, ...]]
     excluded: tuple[Exclusion, ...]
+    model: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"v": 1, "weights": self.weights.to_json(),
+        return {"v": 1, "weights": self.weights.to_json() if self.weights is not None else None,
+                "model": dict(self.model) if self.model is not None else None,
                 "scenarios": {s: [x.to_json() for x in self.suggestions.get(s, ())] for s in SCENARIOS},
                 "excluded": [e.to_json() for e in self.excluded]}
 
@@ -242,11 +281,36 @@ def _offer(scenario: str, card: TaskCard) -> tuple[dict[str, Any] | None, str | 
     return k.cotraining.to_json(), None
 
 
+def _card_task_facts(card: TaskCard | None) -> TaskFacts:
+    if card is None:
+        return TaskFacts()
+    facts = facts_from_card(card)
+    domain = next(iter(normalize_keywords([card.modality])), None) if card.modality else None
+    return TaskFacts(images=card.images, num_classes=card.num_classes, keywords=facts.keywords, domain=domain)
+
+
+def _learned_breakdown(model: RankerModel, scenario: str, row: np.ndarray, total: float) -> ScoreBreakdown:
+    """Per-feature contributions for a linear model (standardised value x weight); one term otherwise."""
+    if model.kind != "linear":
+        return ScoreBreakdown(total, (ScoreComponent("model", total, 1.0, total,
+                                                     f"{model.name} score (gradient-boosted ranker)"),))
+    xs = (row - model.mean) / model.scale if model.mean is not None else row
+    w = model.linear[scenario]
+    parts = tuple(ScoreComponent(name, float(x), float(wi), float(x * wi), f"{name} {float(raw):.3g}")
+                  for name, x, wi, raw in zip(FEATURES, xs, w, row, strict=True))
+    return ScoreBreakdown(total, parts)
+
+
 def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | None = None, top: int | None = None,
-                  weights: PlannerWeights = FITTED_WEIGHTS,
-                  refuse: Callable[[Candidate, str], str | None] | None = None) -> TransferPlan:
+                  weights: PlannerWeights | None = None,
+                  refuse: Callable[[Candidate, str], str | None] | None = None,
+                  model: RankerModel | None = None) -> TransferPlan:
     """Rank ``candidates`` per scenario; only sources that offer (and may give) that knowledge.
 
+    By default the frozen learned model (:func:`secfp.planning.learned.frozen_model`,
+    selected by leave-one-group-out cross-validation on the study) ranks the sources, per
+    scenario, and every suggestion carries its ``p_gain``. ``weights`` selects the earlier
+    four-term linear score instead (no ``p_gain``); ``model`` another ranker.
     ``refuse(candidate, scenario)`` lets the caller apply an import policy: it returns a
     reason to leave the source out, or None. Ties are broken by source id, so a plan is
     deterministic. Does not check signatures or expiry: candidates come from the
@@ -257,30 +321,70 @@ def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | Non
     ids = [c.source_id for c in candidates]
     if len(set(ids)) != len(ids):
         raise UsageError("candidate source ids must be unique")
+    for c in candidates:
+        if not isinstance(c.bkld, int | float) or not math.isfinite(c.bkld):
+            raise UsageError(f"bKLD must be a finite number, got {c.bkld!r}")
     query_kw = facts_from_card(query_card).keywords if query_card is not None else frozenset()
-    scored = [(c, score_source(bkld=c.bkld, source=facts_from_card(c.card), query_keywords=query_kw,
-                               weights=weights)) for c in candidates]
     by_distance = sorted(candidates, key=lambda c: (c.bkld, c.source_id))
     closeness = {c.source_id: i + 1 for i, c in enumerate(by_distance)}
+    n = len(candidates)
+    ranker = None if weights is not None else (model or frozen_model())
+    # Per scenario: score and breakdown of every candidate (the whole pool, before exclusions).
+    per_scenario: dict[str, dict[str, tuple[ScoreBreakdown, float | None]]] = {}
+    if ranker is None:
+        fixed = {c.source_id: (score_source(bkld=c.bkld, source=facts_from_card(c.card), query_keywords=query_kw,
+                                            weights=weights), None) for c in candidates}
+        per_scenario = {s: fixed for s in SCENARIOS}
+    elif candidates:
+        large = [c.bkld_large if c.bkld_large is not None else math.nan for c in candidates]
+        feats = pool_features(bkld_small=[c.bkld for c in candidates], bkld_large=large,
+                              sources=[_card_task_facts(c.card) for c in candidates],
+                              query=_card_task_facts(query_card))
+        for scenario in SCENARIOS:
+            scores = ranker.score(scenario, feats)
+            gains = ranker.p_gain(scenario, scores, feats)
+            per_scenario[scenario] = {
+                c.source_id: (_learned_breakdown(ranker, scenario, feats[i], float(scores[i])),
+                              float(gains[i]) if gains is not None else None)
+                for i, c in enumerate(candidates)}
     suggestions: dict[str, tuple[Suggestion, ...]] = {}
     excluded: list[Exclusion] = []
     for scenario in SCENARIOS:
         ranked = []
-        for cand, breakdown in scored:
+        for cand in candidates:
             offer, reason = _offer(scenario, cand.card)
             if reason is None and refuse is not None:
                 reason = refuse(cand, scenario)
             if reason is not None:
                 excluded.append(Exclusion(scenario, cand.source_id, reason))
                 continue
-            ranked.append((cand, breakdown, offer))
+            breakdown, p_gain = per_scenario[scenario][cand.source_id]
+            ranked.append((cand, breakdown, offer, p_gain))
         ranked.sort(key=lambda item: (-item[1].total, item[0].source_id))
         out = []
-        for rank, (cand, breakdown, offer) in enumerate(ranked[:top] if top else ranked, start=1):
+        for rank, (cand, breakdown, offer, p_gain) in enumerate(ranked[:top] if top else ranked, start=1):
             take = _TAKE[scenario].format(**{**{"terms": "", "contact": "", "licence": ""}, **offer})
-            terms = "; ".join(f"{p.name} {p.contribution:+.3f}: {p.note}" for p in breakdown.components)
+            if ranker is None:
+                terms = "; ".join(f"{p.name} {p.contribution:+.3f}: {p.note}" for p in breakdown.components)
+            else:
+                lead = sorted(breakdown.components, key=lambda p: -abs(p.contribution))[:3]
+                terms = f"{ranker.name} model; largest terms: " + "; ".join(
+                    f"{p.name} {p.contribution:+.3f}" for p in lead)
+            gain_text = gain_words(p_gain) if p_gain is not None else None
+            floor = ""
+            if cand.distance_floor is not None:
+                floor = f" (the query's own floor is {cand.distance_floor:.4f})"
             why = (f"{take}. Score {breakdown.total:+.3f} = {terms}. "
-                   f"Fingerprint closeness rank {closeness[cand.source_id]} of {len(candidates)}.")
-            out.append(Suggestion(scenario, rank, cand.source_id, cand.card.name, breakdown, offer, why))
+                   f"Fingerprint closeness rank {closeness[cand.source_id]} of {n}, bKLD {cand.bkld:.4f}{floor}."
+                   + (f" Transfer of this kind {gain_text}." if gain_text else ""))
+            out.append(Suggestion(scenario, rank, cand.source_id, cand.card.name, breakdown, offer, why,
+                                  p_gain=p_gain, p_gain_text=gain_text, distance=float(cand.bkld),
+                                  distance_floor=cand.distance_floor, distance_ci=cand.distance_ci,
+                                  tie_group=cand.tie_group, closeness_rank=closeness[cand.source_id],
+                                  closeness_percentile=(n - closeness[cand.source_id]) / (n - 1) if n > 1 else 1.0))
         suggestions[scenario] = tuple(out)
-    return TransferPlan(weights, suggestions, tuple(excluded))
+    model_json = None
+    if ranker is not None:
+        model_json = {"name": ranker.name, "kind": ranker.kind,
+                      **{k: ranker.provenance[k] for k in ("date", "cv_criterion") if k in ranker.provenance}}
+    return TransferPlan(weights, suggestions, tuple(excluded), model_json)
