@@ -23,6 +23,7 @@ the date. Everything printed is computed here.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import hashlib
 import itertools
@@ -43,7 +44,9 @@ from secfp.evaluation.selectors import SIZE_ONLY, rank_sources, study_pool  # no
 from secfp.evaluation.study import SCENARIOS, load_transfer_study  # noqa: E402
 from secfp.planning.learned import FEATURES, GainModel, RankerModel, rank_percentiles  # noqa: E402
 
-CANDIDATES = ("linear4", "pairlr_shared", "pairlr_scen", "lgbm_shared", "lgbm_scen")
+CANDIDATES = ("linear4", "pairlr_shared", "pairlr_scen", "lgbm_shared", "lgbm_scen",  # round 1
+              "lgbm_scen+size", "lgbm_scen+size+bkld")  # round 2 (pre-registered after round 1)
+BLENDS = {"lgbm_scen+size": ("size",), "lgbm_scen+size+bkld": ("size", "bkld_small")}
 TIE = 0.005
 GRID_SIZE = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
 GRID_CLASSES = (-0.2, -0.1, 0.0, 0.1, 0.2, 0.5)
@@ -199,7 +202,20 @@ def fit_lgbm(pools, items, *, shared):
                        booster_text={sc: train([it for it in items if it[0] == sc], False) for sc in SCENARIOS})
 
 
+_LGBM_SCEN_CACHE: dict = {}
+
+
 def fit(name, pools, items):
+    if name in BLENDS:
+        key = tuple(sorted({it[2] for it in items}))
+        if key not in _LGBM_SCEN_CACHE:
+            _LGBM_SCEN_CACHE[key] = fit_lgbm(pools, items, shared=False)
+        return dataclasses.replace(_LGBM_SCEN_CACHE[key], name=name, blend=BLENDS[name])
+    if name == "lgbm_scen":
+        key = tuple(sorted({it[2] for it in items}))
+        if key not in _LGBM_SCEN_CACHE:
+            _LGBM_SCEN_CACHE[key] = fit_lgbm(pools, items, shared=False)
+        return _LGBM_SCEN_CACHE[key]
     if name == "linear4":
         return fit_linear4(pools, items)
     if name.startswith("pairlr"):
@@ -297,6 +313,8 @@ def main() -> None:
         results[name] = summarise(rows, scen)
         oof_scores[name] = scores_by
         print(f"  {name}: criterion {results[name][1]:.4f}", flush=True)
+    if set(CANDIDATES) - set(results):
+        print("NOTE: not every candidate was run (--only): the selection below is among those run only")
 
     print("\nOut of fold, per scenario: percentile@1 / weighted tau / percentile@3avg / delta@3avg / gain@1")
     header = f"{'selector':16s}" + "".join(f"{sc:>38s}" for sc in SCENARIOS) + f"{'criterion':>11s}"
@@ -364,8 +382,7 @@ def main() -> None:
                 "candidates_criterion": {n: round(results[n][1], 4) for n in results},
                 "p_gain_brier_oof": round(float(np.mean((p_oof - g_y) ** 2)), 4),
                 "p_gain_brier_base_rate": round(float(np.mean((base_oof - g_y) ** 2)), 4)}
-        frozen = RankerModel(final.name, final.kind, FEATURES, final.linear, final.mean, final.scale,
-                             final.booster_text, gain, prov)
+        frozen = dataclasses.replace(final, gain=gain, provenance=prov)
         out = Path(__file__).resolve().parents[1] / "secfp" / "planning" / "planner_model.json"
         out.write_text(json.dumps(frozen.to_json(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
         print(f"\nfrozen {chosen} in {out}")

@@ -19,6 +19,7 @@ Resampling is seeded, so two runs print the same intervals.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,13 +84,13 @@ def bootstrap_scenarios(per_experiment: Sequence[tuple[str, Mapping[str, Mapping
             for k, t in enumerate(targets):
                 rows = [e[sel][t].as_dict() for e in exps if t in e[sel]]
                 arr = np.array([[r[m] for m in METRICS] for r in rows], dtype=np.float64)
-                with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-                    sup.filter(RuntimeWarning)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column (tau when scores tie)
                     values[i, :, k] = np.nanmean(arr, axis=0)
         rng = np.random.default_rng([seed, len(targets)])
         idx = rng.integers(0, len(targets), size=(resamples, len(targets)))
-        with np.testing.suppress_warnings() as sup:
-            sup.filter(RuntimeWarning)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             boot = np.nanmean(values[:, :, idx], axis=-1)  # (selector, metric, resample)
             observed = np.nanmean(values, axis=-1)
         intervals = {sel: {m: Interval(float(observed[i, j]), *map(float, np.nanpercentile(boot[i, j], [2.5, 97.5])))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -71,7 +71,7 @@ class BenchResult:
     notes: tuple[str, ...] = ()
     max_target_classes: int | None = None
     scenarios: tuple[ScenarioStats, ...] = ()
-    aggregate_rank: Mapping[str, float] = MappingProxyType({})
+    aggregate_rank: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
     def to_json(self) -> dict[str, Any]:
         return {

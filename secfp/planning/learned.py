@@ -120,6 +120,12 @@ class GainModel:
                    float(obj["coef_src_images"]), float(obj["coef_tgt_images"]))
 
 
+BLEND_TERMS = {
+    "size": lambda x: -x[:, FEATURES.index("log_src_images")],  # smaller source first
+    "bkld_small": lambda x: x[:, FEATURES.index("sim_small")],  # closer source first
+}
+
+
 def rank_percentiles(scores: np.ndarray) -> np.ndarray:
     """1.0 for the best-scored source, 1/n for the worst (ties share the average)."""
     import scipy.stats
@@ -140,17 +146,29 @@ class RankerModel:
     booster_text: Mapping[str, str] = field(default_factory=dict, repr=False)
     gain: GainModel | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    blend: tuple[str, ...] = ()
 
     def score(self, scenario: str, features: np.ndarray) -> np.ndarray:
-        """Higher = better source, one value per row of ``features``."""
+        """Higher = better source, one value per row of ``features``.
+
+        With ``blend`` (names in ``BLEND_TERMS``) the score is a Borda count: the model's
+        within-pool rank percentile plus that of each named prior (1 = best).
+        """
         if scenario not in SCENARIOS:
             raise UsageError(f"unknown scenario {scenario!r}")
         x = np.asarray(features, dtype=np.float64)
         if self.kind == "linear":
             xs = (x - self.mean) / self.scale if self.mean is not None else x
-            return xs @ self.linear[scenario]
-        return _booster(self.booster_text.get(scenario) or self.booster_text["shared"]).predict(
-            _lgbm_rows(x, scenario, shared=scenario not in self.booster_text))
+            raw = xs @ self.linear[scenario]
+        else:
+            raw = _booster(self.booster_text.get(scenario) or self.booster_text["shared"]).predict(
+                _lgbm_rows(x, scenario, shared=scenario not in self.booster_text))
+        if not self.blend:
+            return raw
+        total = rank_percentiles(raw)
+        for term in self.blend:
+            total = total + rank_percentiles(BLEND_TERMS[term](x))
+        return total
 
     def p_gain(self, scenario: str, scores: np.ndarray, features: np.ndarray) -> np.ndarray | None:
         """Calibrated probability that each source beats no transfer (None without a gain model)."""
@@ -162,7 +180,8 @@ class RankerModel:
                                  log_tgt_images=float(x[0, FEATURES.index("log_tgt_images")]))
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"v": 1, "name": self.name, "kind": self.kind, "features": list(self.features)}
+        out: dict[str, Any] = {"v": 1, "name": self.name, "kind": self.kind, "features": list(self.features),
+                               "blend": list(self.blend)}
         if self.kind == "linear":
             out["weights"] = {s: [float(v) for v in w] for s, w in self.linear.items()}
             if self.mean is not None:
@@ -181,15 +200,19 @@ class RankerModel:
             if obj["v"] != 1 or tuple(obj["features"]) != FEATURES:
                 raise BadInput("planner model: unknown version or feature list")
             kind = obj["kind"]
+            blend = tuple(obj.get("blend", ()))
+            if any(b not in BLEND_TERMS for b in blend):
+                raise BadInput(f"planner model: unknown blend term in {list(blend)}")
             gain = GainModel.from_json(obj["p_gain"]) if "p_gain" in obj else None
             if kind == "linear":
                 weights = {s: np.asarray(obj["weights"][s], dtype=np.float64) for s in SCENARIOS}
                 mean = np.asarray(obj["mean"], dtype=np.float64) if "mean" in obj else None
                 scale = np.asarray(obj["scale"], dtype=np.float64) if "scale" in obj else None
-                return cls(obj["name"], kind, FEATURES, weights, mean, scale, {}, gain, obj.get("provenance", {}))
+                return cls(obj["name"], kind, FEATURES, weights, mean, scale, {}, gain, obj.get("provenance", {}),
+                           blend)
             if kind == "lgbm":
                 return cls(obj["name"], kind, FEATURES, {}, None, None, dict(obj["boosters"]), gain,
-                           obj.get("provenance", {}))
+                           obj.get("provenance", {}), blend)
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInput(f"planner model is malformed: {exc}") from None
         raise BadInput(f"planner model kind {kind!r} is unknown")

@@ -44,8 +44,8 @@ def test_top3_average_percentile_matches_the_notebook(study_protocol, selector):
     per, mean = NOTEBOOK_PERCENTILE_3AVG[selector]
     got = _scenario_mean(study_protocol, selector, "percentile@3avg")
     if per is not None:
-        assert [round(got[s], 3) for s in SCENARIOS] == list(per)
-    assert round(float(np.mean(list(got.values()))), 3) == mean
+        assert [got[s] for s in SCENARIOS] == pytest.approx(list(per), abs=1e-3)
+    assert float(np.mean(list(got.values()))) == pytest.approx(mean, abs=1e-3)
 
 
 def test_regret_matches_the_notebook_where_it_is_printed(study_protocol):

@@ -10,7 +10,7 @@ import pytest
 import scipy.stats
 
 from secfp.errors import UsageError
-from secfp.evaluation.selectors import PLANNER, RANDOM, SIZE_ONLY, rank_sources, selector_names
+from secfp.evaluation.selectors import PLANNER, PLANNER_LINEAR4, RANDOM, SIZE_ONLY, rank_sources, selector_names
 from secfp.evaluation.transfer_bench import run_transfer_bench
 from secfp.evaluation.study import SCENARIOS, valid_sources
 
@@ -21,7 +21,7 @@ def _metrics(result, selector, target):
 
 def test_tiny_study_hand_computed_seeds_averaged(tiny_study):
     result = run_transfer_bench(tiny_study, permutations=100)
-    assert result.selectors == (PLANNER, "bkld_small", "other", SIZE_ONLY, RANDOM)
+    assert result.selectors == (PLANNER, PLANNER_LINEAR4, "bkld_small", "other", SIZE_ONLY, RANDOM)
     # bkld_small on t1@800 ranks t3 (0.60), t4 (0.70), t2 (0.80); baseline 0.65.
     assert result.rankings["bkld_small"]["architecture"]["t1"] == ("t3", "t4", "t2")
     m = _metrics(result, "bkld_small", "t1")
@@ -98,7 +98,7 @@ def test_real_rankings_hold_every_valid_source_once_best_first(real_study, real_
                 assert sorted(ranking) == list(valid_sources(real_study, target))
     assert doc["selectors"]["size_only"]["cotraining"]["svhn"][0] == "sklin2_skin_lesions"  # smallest dev task
     assert doc["selectors"][PLANNER]["pretraining"]["svhn"] == list(rank_sources(real_study, PLANNER, "svhn",
-                                                                                 shrunk=True))
+                                                                                 shrunk=True, scenario="pretraining"))
 
 
 def test_real_numbers_recompute_independently_from_written_rankings(real_study, real_result):
