@@ -11,7 +11,12 @@ this module only adds what a reader needs to interpret a number:
   or below the floor is "as close as the query is to itself";
 * :func:`explain_matches`: for every source, a 95 % interval of its distance from a
   multinomial bootstrap of the query's counts (each feature row resampled with its own
-  total; the small variant's feature weights stay fixed), the source's rank and
+  total; the small variant's feature weights stay fixed). A resampled histogram is more
+  peaked than the one it was drawn from, so every resampled distance is biased upward (by
+  roughly (bins - 1) / (2 n) per feature, the plug-in bias of KL, and the same for every
+  source); the interval is therefore the percentile interval of the resampled distances
+  shifted by their mean bias, i.e. centred on the measured distance: how far the number could
+  move had the query been sampled again. Then the source's rank and
   percentile in the pool, and **ties**: consecutive sources whose paired bootstrap
   difference has an interval containing 0 share a ``tie_group``, because the query's
   sampling noise alone could swap them.
@@ -107,7 +112,8 @@ def explain_matches(query: Fingerprint, sources: Sequence[tuple[str, Fingerprint
     tied_next.append(False)
     out, group = [], 1
     for rank, i in enumerate(order, start=1):
-        lo, hi = np.percentile(boot[i], [2.5, 97.5])
+        shift = float(np.mean(boot[i])) - float(point[i])  # the plug-in bias, the same for every source
+        lo, hi = np.percentile(boot[i] - shift, [2.5, 97.5])
         out.append(MatchUncertainty(names[i], float(point[i]), (float(lo), float(hi)), float(floor), rank, n,
                                     float((n - rank) / (n - 1)) if n > 1 else 1.0, group, tied_next[rank - 1]))
         if not tied_next[rank - 1]:

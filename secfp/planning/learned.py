@@ -29,7 +29,7 @@ import numpy as np
 
 from secfp.errors import BadInput, UsageError
 
-__all__ = ["FEATURES", "SCENARIOS", "TaskFacts", "RankerModel", "GainModel", "pool_features", "load_frozen_model",
+__all__ = ["FEATURES", "GROUPS", "SCENARIOS", "TaskFacts", "RankerModel", "GainModel", "pool_features", "load_frozen_model",
            "frozen_model", "MODEL_FILE"]
 
 SCENARIOS: tuple[str, ...] = ("architecture", "pretraining", "augmentation", "cotraining")
@@ -120,6 +120,17 @@ class GainModel:
                    float(obj["coef_src_images"]), float(obj["coef_tgt_images"]))
 
 
+# Readable groups of features for a suggestion's "why": each group's contribution is the sum
+# of its features' contributions (TreeSHAP for LightGBM, weight x standardised value for linear).
+GROUPS: dict[str, tuple[str, ...]] = {
+    "similarity": ("sim_small", "sim_large", "z_small", "z_large"),
+    "size": ("log_src_images", "z_small_x_src_size"),
+    "classes": ("log_src_classes",),
+    "keywords": ("keyword_jaccard",),
+    "modality": ("same_domain",),
+    "query": ("log_tgt_images", "log_tgt_classes", "z_small_x_tgt_size"),
+}
+
 BLEND_TERMS = {
     "size": lambda x: -x[:, FEATURES.index("log_src_images")],  # smaller source first
     "bkld_small": lambda x: x[:, FEATURES.index("sim_small")],  # closer source first
@@ -169,6 +180,28 @@ class RankerModel:
         for term in self.blend:
             total = total + rank_percentiles(BLEND_TERMS[term](x))
         return total
+
+    def contributions(self, scenario: str, features: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(per-row contribution of each of ``GROUPS``, per-row constant); they add up to :meth:`score`.
+
+        None for a blended model, whose score is a rank sum, not a sum of feature terms.
+        """
+        if self.blend:
+            return None
+        x = np.asarray(features, dtype=np.float64)
+        if self.kind == "linear":
+            xs = (x - self.mean) / self.scale if self.mean is not None else x
+            per_feature = xs * self.linear[scenario]
+            const = np.zeros(x.shape[0])
+        else:
+            shared = scenario not in self.booster_text
+            booster = _booster(self.booster_text.get(scenario) or self.booster_text["shared"])
+            contrib = booster.predict(_lgbm_rows(x, scenario, shared=shared), pred_contrib=True)
+            per_feature = contrib[:, : len(FEATURES)]
+            const = contrib[:, -1] + (contrib[:, len(FEATURES)] if shared else 0.0)
+        grouped = np.column_stack([per_feature[:, [FEATURES.index(f) for f in members]].sum(axis=1)
+                                   for members in GROUPS.values()])
+        return grouped, const
 
     def p_gain(self, scenario: str, scores: np.ndarray, features: np.ndarray) -> np.ndarray | None:
         """Calibrated probability that each source beats no transfer (None without a gain model)."""

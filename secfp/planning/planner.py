@@ -35,7 +35,7 @@ import numpy as np
 
 from secfp.errors import UsageError
 from secfp.cards.task_card import TaskCard
-from secfp.planning.learned import FEATURES, RankerModel, TaskFacts, frozen_model, pool_features
+from secfp.planning.learned import FEATURES, GROUPS, RankerModel, TaskFacts, frozen_model, pool_features
 
 __all__ = ["SCENARIOS", "PlannerWeights", "FITTED_WEIGHTS", "SourceFacts", "ScoreComponent", "ScoreBreakdown",
            "Candidate", "Suggestion", "Exclusion", "TransferPlan", "normalize_keywords", "facts_from_card",
@@ -289,16 +289,38 @@ def _card_task_facts(card: TaskCard | None) -> TaskFacts:
     return TaskFacts(images=card.images, num_classes=card.num_classes, keywords=facts.keywords, domain=domain)
 
 
-def _learned_breakdown(model: RankerModel, scenario: str, row: np.ndarray, total: float) -> ScoreBreakdown:
-    """Per-feature contributions for a linear model (standardised value x weight); one term otherwise."""
-    if model.kind != "linear":
-        return ScoreBreakdown(total, (ScoreComponent("model", total, 1.0, total,
-                                                     f"{model.name} score (gradient-boosted ranker)"),))
-    xs = (row - model.mean) / model.scale if model.mean is not None else row
-    w = model.linear[scenario]
-    parts = tuple(ScoreComponent(name, float(x), float(wi), float(x * wi), f"{name} {float(raw):.3g}")
-                  for name, x, wi, raw in zip(FEATURES, xs, w, row, strict=True))
-    return ScoreBreakdown(total, parts)
+_GROUP_NOTES = {
+    "similarity": "fingerprint distances (bKLD {bkld:.3f}), also relative to the pool",
+    "size": "{images} images",
+    "classes": "{classes} classes",
+    "keywords": "keyword overlap {jaccard:.2f}",
+    "modality": "{same}",
+    "query": "the query's own size and classes",
+}
+
+
+def _learned_breakdown(model: RankerModel, scenario: str, feats: np.ndarray, scores: np.ndarray,
+                       candidates: Sequence[Candidate]) -> list[ScoreBreakdown]:
+    """Per candidate: the score as a sum of readable groups of features (TreeSHAP for LightGBM)."""
+    parts = model.contributions(scenario, feats)
+    out = []
+    for i, cand in enumerate(candidates):
+        total = float(scores[i])
+        if parts is None:
+            out.append(ScoreBreakdown(total, (ScoreComponent("model", total, 1.0, total,
+                                                             f"{model.name}: rank sum of model and priors"),)))
+            continue
+        grouped, const = parts
+        row = feats[i]
+        facts = {"bkld": float(cand.bkld), "images": "unknown number of" if cand.card.images is None
+                 else f"{cand.card.images:,}", "classes": cand.card.num_classes or "unknown number of",
+                 "jaccard": float(row[FEATURES.index("keyword_jaccard")]),
+                 "same": "same modality" if row[FEATURES.index("same_domain")] else "other or unknown modality"}
+        comps = [ScoreComponent("baseline", 1.0, float(const[i]), float(const[i]), "the model's average score")]
+        comps += [ScoreComponent(name, 1.0, float(grouped[i, k]), float(grouped[i, k]),
+                                 _GROUP_NOTES[name].format(**facts)) for k, name in enumerate(GROUPS)]
+        out.append(ScoreBreakdown(total, tuple(comps)))
+    return out
 
 
 def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | None = None, top: int | None = None,
@@ -343,9 +365,9 @@ def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | Non
         for scenario in SCENARIOS:
             scores = ranker.score(scenario, feats)
             gains = ranker.p_gain(scenario, scores, feats)
+            breakdowns = _learned_breakdown(ranker, scenario, feats, scores, candidates)
             per_scenario[scenario] = {
-                c.source_id: (_learned_breakdown(ranker, scenario, feats[i], float(scores[i])),
-                              float(gains[i]) if gains is not None else None)
+                c.source_id: (breakdowns[i], float(gains[i]) if gains is not None else None)
                 for i, c in enumerate(candidates)}
     suggestions: dict[str, tuple[Suggestion, ...]] = {}
     excluded: list[Exclusion] = []
@@ -367,9 +389,8 @@ def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | Non
             if ranker is None:
                 terms = "; ".join(f"{p.name} {p.contribution:+.3f}: {p.note}" for p in breakdown.components)
             else:
-                lead = sorted(breakdown.components, key=lambda p: -abs(p.contribution))[:3]
-                terms = f"{ranker.name} model; largest terms: " + "; ".join(
-                    f"{p.name} {p.contribution:+.3f}" for p in lead)
+                terms = f"{ranker.name} model: " + "; ".join(
+                    f"{p.name} {p.contribution:+.3f}: {p.note}" for p in breakdown.components)
             gain_text = gain_words(p_gain) if p_gain is not None else None
             floor = ""
             if cand.distance_floor is not None:

@@ -79,7 +79,7 @@ def test_real_bench_covers_every_scenario_metric_and_selector(real_study, real_r
     for exp in real_result.experiments:
         for name in real_result.selectors:
             assert set(exp.summary[name]) == {"gain@1", "gain_best@3", "delta@1", "delta_best@3", "percentile@1",
-                                              "weighted_tau"}
+                                              "weighted_tau", "percentile@3avg", "delta@3avg", "regret@3avg"}
         n = [len(valid_sources(real_study, t)) for t in exp.targets]
         expected = np.mean([(k + 1) / (2 * k) for k in n])
         assert exp.summary[RANDOM]["percentile@1"] == pytest.approx(expected)

@@ -178,6 +178,10 @@ def test_default_plan_uses_the_frozen_model_and_gives_p_gain_in_words():
             assert 0.0 < s.p_gain < 1.0
             assert s.p_gain_text == f"helped in about {round(10 * s.p_gain)} of 10 similar cases in the study"
             assert s.p_gain_text in s.why
+        for s in plan.suggestions[scenario]:
+            assert sum(c.contribution for c in s.score.components) == pytest.approx(s.score.total, abs=1e-6)
+            assert [c.name for c in s.score.components] == ["baseline", "similarity", "size", "classes",
+                                                            "keywords", "modality", "query"]
     mid = next(s for s in plan.suggestions["architecture"] if s.source_id == "b-mid")
     assert mid.distance == 0.5 and mid.distance_floor == 0.15 and mid.distance_ci == (0.45, 0.55)
     assert mid.closeness_rank == 2 and mid.closeness_percentile == 0.5 and mid.tie_group == 2
