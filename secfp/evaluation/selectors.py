@@ -48,15 +48,19 @@ def task_facts(info: TaskInfo, *, images: int | None = None) -> TaskFacts:
 
 
 def study_pool(study: TransferStudy, target: str, *, shrunk: bool) -> tuple[tuple[str, ...], np.ndarray]:
-    """The valid sources of ``target`` (sorted by name) and their feature rows for the learned planner.
+    """The valid sources of ``target`` that have a ``bkld_small`` value (sorted by name) and their feature rows.
 
     A shrunk target (its ``@800`` column exists) has 800 training images, as in the study.
+    Sources without a small distance (NaN: not computed) are left out of the pool; the
+    selector ranks them last.
     """
     table = study.distances.get(PLANNER_DISTANCE)
     if table is None:
         raise BadInput(f"the planner needs distances/{PLANNER_DISTANCE}.csv")
-    sources = valid_sources(study, target)
     column = distance_column(table, target, shrunk=shrunk)
+    sources = tuple(s for s in valid_sources(study, target) if not math.isnan(table.value(s, column)))
+    if not sources:
+        raise BadInput(f"distances/{PLANNER_DISTANCE}.csv has no value for any valid source of {column}")
     small = [table.value(s, column) for s in sources]
     large_table = study.distances.get(LARGE_DISTANCE)
     large = None
@@ -65,9 +69,6 @@ def study_pool(study: TransferStudy, target: str, *, shrunk: bool) -> tuple[tupl
         large = [large_table.value(s, large_col) for s in sources]
     info = study.tasks[target]
     images = min(info.num_samples, SHRUNK_IMAGES) if column.endswith(SHRUNK_SUFFIX) else info.num_samples
-    if any(math.isnan(d) for d in small):
-        missing = [s for s, d in zip(sources, small, strict=True) if math.isnan(d)]
-        raise BadInput(f"distances/{PLANNER_DISTANCE}.csv has no value for {column} from {missing[:3]}")
     feats = pool_features(bkld_small=small, bkld_large=large, sources=[task_facts(study.tasks[s]) for s in sources],
                           query=task_facts(info, images=images))
     return sources, feats
@@ -97,7 +98,8 @@ def affinities(study: TransferStudy, selector: str, target: str, *, shrunk: bool
             raise BadInput("the learned planner ranks per scenario; pass scenario=")
         names, feats = study_pool(study, target, shrunk=shrunk)
         scores = (model or frozen_model()).score(scenario, feats)
-        return {s: float(v) for s, v in zip(names, scores, strict=True)}
+        known = {s: float(v) for s, v in zip(names, scores, strict=True)}
+        return {s: known.get(s, math.nan) for s in sources}
     if selector == PLANNER_LINEAR4:
         table = study.distances.get(PLANNER_DISTANCE)
         if table is None:

@@ -152,3 +152,16 @@ def test_study_class_filter_keeps_targets_below_forty_classes(real_study):
 def test_class_filter_that_keeps_nothing_is_a_usage_error(tiny_study):
     with pytest.raises(UsageError, match="at most 2 classes|at least 2"):
         run_transfer_bench(tiny_study, max_target_classes=1)
+
+
+def test_planner_ranks_a_source_without_a_distance_last(tiny_path):
+    # A study folder of the held-out split may hold NaN (not computed) distances: the frozen
+    # planner must still rank every valid source, the unmeasured one last, not crash.
+    from secfp.evaluation.study import load_transfer_study
+
+    path = tiny_path / "distances" / "bkld_small.csv"
+    path.write_text(path.read_text().replace("t2,0.1,0.3,", "t2,0.1,nan,"))
+    study = load_transfer_study(tiny_path)
+    for scenario in SCENARIOS:
+        ranking = rank_sources(study, PLANNER, "t1", shrunk=True, scenario=scenario)
+        assert sorted(ranking) == sorted(valid_sources(study, "t1")) and ranking[-1] == "t2"
