@@ -34,6 +34,7 @@ from secfp.evaluation.bootstrap import DEFAULT_RESAMPLES, ScenarioStats, aggrega
 from secfp.evaluation.metrics import LOWER_IS_BETTER, METRICS, MetricValues, random_metrics, ranking_metrics
 from secfp.evaluation.selectors import RANDOM, rank_sources, selector_names
 from secfp.evaluation.study import SCENARIOS, Experiment, TransferStudy
+from secfp.planning.learned import frozen_model
 
 __all__ = ["SEED_MODES", "ExperimentResult", "BenchResult", "run_transfer_bench"]
 
@@ -187,5 +188,10 @@ def run_transfer_bench(study: TransferStudy, *, size: str = "800", seeds: str = 
     if any(study.tasks[t].split == "dev" for e in results for t in e.targets):
         notes.append("The planner's model was fitted on the study's development targets: on dev targets its "
                      "numbers are in-sample. benchmarks/fit_planner.py prints cross-validated (out-of-fold) figures.")
+        oof = frozen_model().provenance.get("cv_out_of_fold", {})
+        if oof:
+            notes.append("Out of fold (leave-one-group-out, all dev targets, frozen model's provenance), "
+                         "percentile@1 / weighted tau: " + "; ".join(
+                             f"{sc} {v['percentile@1']:.3f} / {v['weighted_tau']:.3f}" for sc, v in oof.items()))
     return BenchResult(study.root, size, seeds, permutations, (*names, RANDOM), tuple(results),
                        MappingProxyType(frozen), tuple(notes), max_target_classes, stats, MappingProxyType(ranks))
