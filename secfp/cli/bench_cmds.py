@@ -21,14 +21,17 @@ from rich.table import Table
 
 from secfp._io import atomic_write_text
 from secfp.errors import UsageError
-from secfp.evaluation.metrics import METRICS
+from secfp.evaluation.bootstrap import DEFAULT_RESAMPLES, REFERENCES
+from secfp.evaluation.metrics import LOWER_IS_BETTER, METRICS
 from secfp.evaluation.transfer_bench import DEFAULT_PERMUTATIONS, BenchResult, run_transfer_bench
 from secfp.evaluation.study import load_transfer_study
 
 __all__ = ["register", "bench_transfer"]
 
 _HEADERS = {"gain@1": "gain@1", "gain_best@3": "gain best3", "delta@1": "delta@1", "delta_best@3": "delta best3",
-            "percentile@1": "pct@1", "weighted_tau": "w.tau"}
+            "percentile@1": "pct@1", "weighted_tau": "w.tau", "percentile@3avg": "pct@3avg",
+            "delta@3avg": "delta@3avg", "regret@3avg": "regret@3avg"}
+_SCENARIO_METRICS = ("percentile@1", "weighted_tau", "percentile@3avg", "delta@3avg", "regret@3avg")
 
 
 def _render(result: BenchResult, console: Console) -> None:
@@ -42,8 +45,8 @@ def _render(result: BenchResult, console: Console) -> None:
         table.add_column("selector")
         for m in METRICS:
             table.add_column(_HEADERS[m], justify="right")
-        best = {m: max((v[m] for v in exp.summary.values() if not math.isnan(v[m])), default=math.nan)
-                for m in METRICS}
+        best = {m: (min if m in LOWER_IS_BETTER else max)(
+            (v[m] for v in exp.summary.values() if not math.isnan(v[m])), default=math.nan) for m in METRICS}
         for name, values in exp.summary.items():
             cells = []
             for m in METRICS:
@@ -52,8 +55,30 @@ def _render(result: BenchResult, console: Console) -> None:
                 cells.append(f"[bold]{text}[/bold]" if not math.isnan(v) and v == best[m] else text)
             table.add_row(name, *cells)
         console.print(table)
-    console.print("Bold = best in column. gain: share of targets beating the no-transfer baseline; "
-                  "pct@1: percentile rank of the top suggestion (1 = best source); w.tau: weighted Kendall tau.")
+    for st in result.scenarios:
+        table = Table(title=f"{st.scenario}: mean [95% CI] over {st.targets} targets (BA and AUROC pooled; "
+                            f"{st.resamples} bootstrap resamples of targets)", title_justify="left")
+        table.add_column("selector")
+        for m in _SCENARIO_METRICS:
+            table.add_column(_HEADERS[m], justify="right")
+        for ref in REFERENCES:
+            table.add_column(f"better than {ref}", justify="right")
+        for name, by_m in st.intervals.items():
+            cells = [f"{iv.mean:.3f} [{iv.low:.3f}, {iv.high:.3f}]" if math.isfinite(iv.mean) else "-"
+                     for iv in (by_m[m] for m in _SCENARIO_METRICS)]
+            for ref in REFERENCES:
+                p = st.paired.get(name, {}).get(ref)
+                cells.append("-" if p is None else
+                             f"pct@1 {p['percentile@1']['p_better']:.0%}, tau {p['weighted_tau']['p_better']:.0%}")
+            table.add_row(name, *cells)
+        console.print(table)
+    if result.aggregate_rank:
+        ranks = ", ".join(f"{n} {r:.2f}" for n, r in result.aggregate_rank.items())
+        console.print(f"Aggregate then rank (mean rank over experiment x meta-metric, 1 = best): {ranks}")
+    console.print("Bold = best in column (lowest for regret@3avg). gain: share of targets beating the no-transfer baseline; "
+                  "pct@1: percentile rank of the top suggestion (1 = best source); w.tau: weighted Kendall tau; "
+                  "@3avg: averaged over the top-3 suggestions (the paper's Fig. 5); regret: normalised gap to the "
+                  "best source. 'better than': share of bootstrap resamples in which the selector beats it.")
     for note in result.notes:
         console.print(f"[yellow]Note:[/yellow] {note}")
 
@@ -69,6 +94,8 @@ def bench_transfer(
     = DEFAULT_PERMUTATIONS,
     max_target_classes: Annotated[int | None, typer.Option(
         help="Only targets with at most N classes (the study's dev evaluation: 39).")] = None,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples of targets for the intervals.")]
+    = DEFAULT_RESAMPLES,
 ) -> None:
     """Score the planner, each distance, size-only and random on measured transfer outcomes."""
     if size not in ("800", "full"):
@@ -77,7 +104,8 @@ def bench_transfer(
         raise UsageError("--seeds must be mean or separate")
     study = load_transfer_study(data)
     result = run_transfer_bench(study, size=size, seeds=seeds, metrics=tuple(metric) if metric else None,
-                                permutations=permutations, max_target_classes=max_target_classes)
+                                permutations=permutations, max_target_classes=max_target_classes,
+                                resamples=resamples)
     if rankings_out is not None:
         atomic_write_text(rankings_out, json.dumps(result.rankings_json(), indent=1, sort_keys=True) + "\n")
     if json_out:

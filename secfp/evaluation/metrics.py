@@ -12,7 +12,12 @@ and measures the target's score. The meta-metrics here say how useful the rankin
   measured score (1.0 = the best source; average ranks for ties, as pandas'
   ``rank(pct=True)`` in the study);
 * ``weighted_tau``: :func:`scipy.stats.weightedtau` between the ranking's affinity and the
-  measured scores (hyperbolic, additive weights: the top of both lists matters most).
+  measured scores (hyperbolic, additive weights: the top of both lists matters most);
+* the paper's Fig. 5 meta-metrics, averaged over the **top-3 suggestions** (the study's
+  ``calc_top_k(mode="avg")``): ``percentile@3avg`` (mean percentile rank, 1 = best),
+  ``delta@3avg`` (mean score minus baseline) and ``regret@3avg``, the mean normalised regret
+  ``|oracle - score| / (1 - min(oracle, score))`` to the best valid source (oracle), where
+  **lower is better** (0 = the best source; the study prints it as "1 - regret").
 
 Every metric of a *ranking* is computed from the order alone (affinity = ``n - position``),
 so anybody holding the written rankings can recompute them. Strictly greater than the
@@ -35,11 +40,13 @@ import scipy.stats
 
 from secfp.errors import UsageError
 
-__all__ = ["METRICS", "K", "MetricValues", "percentile_ranks", "ranking_metrics", "random_metrics",
+__all__ = ["METRICS", "LOWER_IS_BETTER", "K", "regrets", "MetricValues", "percentile_ranks", "ranking_metrics", "random_metrics",
            "weighted_tau_batch"]
 
 K = 3
-METRICS: tuple[str, ...] = ("gain@1", "gain_best@3", "delta@1", "delta_best@3", "percentile@1", "weighted_tau")
+METRICS: tuple[str, ...] = ("gain@1", "gain_best@3", "delta@1", "delta_best@3", "percentile@1", "weighted_tau",
+                            "percentile@3avg", "delta@3avg", "regret@3avg")
+LOWER_IS_BETTER: frozenset[str] = frozenset({"regret@3avg"})
 
 
 @dataclass(frozen=True)
@@ -52,10 +59,14 @@ class MetricValues:
     delta_best_at_3: float
     percentile_at_1: float
     weighted_tau: float
+    percentile_avg_3: float = math.nan
+    delta_avg_3: float = math.nan
+    regret_avg_3: float = math.nan
 
     def as_dict(self) -> dict[str, float]:
         return dict(zip(METRICS, (self.gain_at_1, self.gain_best_at_3, self.delta_at_1, self.delta_best_at_3,
-                                  self.percentile_at_1, self.weighted_tau), strict=True))
+                                  self.percentile_at_1, self.weighted_tau, self.percentile_avg_3,
+                                  self.delta_avg_3, self.regret_avg_3), strict=True))
 
 
 def _check(scores: np.ndarray, baseline: float) -> np.ndarray:
@@ -71,6 +82,16 @@ def percentile_ranks(scores: np.ndarray) -> np.ndarray:
     """Average rank divided by n, ascending: the best score gets 1.0 (pandas ``rank(pct=True)``)."""
     arr = np.asarray(scores, dtype=np.float64)
     return scipy.stats.rankdata(arr, method="average") / arr.size
+
+
+def regrets(scores: np.ndarray) -> np.ndarray:
+    """The study's normalised regret of each source: ``|oracle - s| / (1 - min(oracle, s))`` (0 = best)."""
+    arr = np.asarray(scores, dtype=np.float64)
+    oracle = float(arr.max())
+    gap = np.abs(oracle - arr)
+    room = 1.0 - np.minimum(oracle, arr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((gap == 0) & (room == 0), 0.0, gap / room)
 
 
 def ranking_metrics(ranked_scores: np.ndarray, *, baseline: float) -> MetricValues:
@@ -90,6 +111,9 @@ def ranking_metrics(ranked_scores: np.ndarray, *, baseline: float) -> MetricValu
         delta_best_at_3=float(top.max() - baseline),
         percentile_at_1=float(percentile_ranks(s)[0]),
         weighted_tau=tau,
+        percentile_avg_3=float(np.mean(percentile_ranks(s)[: top.size])),
+        delta_avg_3=float(top.mean() - baseline),
+        regret_avg_3=float(np.mean(regrets(s)[: top.size])),
     )
 
 
@@ -99,7 +123,8 @@ def random_metrics(scores: np.ndarray, *, baseline: float, permutations: int, rn
     Closed forms (k = min(3, n), m = number of sources beating the baseline):
     gain@1 = m/n; gain_best@3 = 1 - C(n-m, k)/C(n, k); delta@1 = mean - baseline;
     E[best of k] = sum_i s_(i) C(i-1, k-1)/C(n, k) over ascending order statistics;
-    percentile@1 = (n+1)/(2n). Weighted tau: 0 without ties in ``scores``; with ties the
+    percentile@1 = percentile@3avg = (n+1)/(2n); delta@3avg = mean - baseline; regret@3avg =
+    mean regret over all sources (each source is equally likely in any top-3 slot). Weighted tau: 0 without ties in ``scores``; with ties the
     mean over all n! rankings when n! <= ``permutations`` (exact), else over
     ``permutations`` rankings drawn from ``rng`` (Monte Carlo, see module doc).
     """
@@ -131,6 +156,9 @@ def random_metrics(scores: np.ndarray, *, baseline: float, permutations: int, rn
         delta_best_at_3=float(order_weights @ asc - baseline),
         percentile_at_1=(n + 1) / (2 * n),
         weighted_tau=tau,
+        percentile_avg_3=(n + 1) / (2 * n),
+        delta_avg_3=float(s.mean() - baseline),
+        regret_avg_3=float(np.mean(regrets(s))),
     )
 
 

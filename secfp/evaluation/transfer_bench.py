@@ -23,16 +23,18 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from secfp.errors import UsageError
-from secfp.evaluation.metrics import METRICS, MetricValues, random_metrics, ranking_metrics
+from secfp.evaluation.bootstrap import DEFAULT_RESAMPLES, ScenarioStats, aggregate_then_rank, bootstrap_scenarios
+from secfp.evaluation.metrics import LOWER_IS_BETTER, METRICS, MetricValues, random_metrics, ranking_metrics
 from secfp.evaluation.selectors import RANDOM, rank_sources, selector_names
 from secfp.evaluation.study import SCENARIOS, Experiment, TransferStudy
+from secfp.planning.learned import frozen_model
 
 __all__ = ["SEED_MODES", "ExperimentResult", "BenchResult", "run_transfer_bench"]
 
@@ -69,10 +71,12 @@ class BenchResult:
     rankings: Mapping[str, Mapping[str, Mapping[str, tuple[str, ...]]]]
     notes: tuple[str, ...] = ()
     max_target_classes: int | None = None
+    scenarios: tuple[ScenarioStats, ...] = ()
+    aggregate_rank: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "v": 1,
+            "v": 2,
             "data": self.data,
             "protocol": {"size": self.size, "seeds": self.seeds, "top_k": 3, "gain": "score > baseline",
                          "max_target_classes": self.max_target_classes,
@@ -81,7 +85,11 @@ class BenchResult:
                          "ties": "ties and NaN affinities broken by source name (NaN last)"},
             "selectors": list(self.selectors),
             "metrics": list(METRICS),
+            "lower_is_better": sorted(LOWER_IS_BETTER),
             "experiments": {f"{e.scenario}_{e.metric}_{e.size}": e.to_json() for e in self.experiments},
+            "scenarios": {st.scenario: st.to_json() for st in self.scenarios},
+            "aggregate_then_rank": {"setups": "experiment x (percentile@3avg, delta@3avg, regret@3avg, weighted_tau)",
+                                    "mean_rank": dict(self.aggregate_rank)},
             "notes": list(self.notes),
         }
 
@@ -115,7 +123,8 @@ def _mean_metrics(values: list[MetricValues]) -> MetricValues:
 def run_transfer_bench(study: TransferStudy, *, size: str = "800", seeds: str = "mean",
                        metrics: tuple[str, ...] | None = None,
                        permutations: int = DEFAULT_PERMUTATIONS,
-                       max_target_classes: int | None = None) -> BenchResult:
+                       max_target_classes: int | None = None,
+                       resamples: int = DEFAULT_RESAMPLES) -> BenchResult:
     """Evaluate every selector (:func:`selector_names` plus ``random``) on the study's experiments.
 
     ``max_target_classes`` keeps only targets with at most that many classes; the study's
@@ -127,6 +136,8 @@ def run_transfer_bench(study: TransferStudy, *, size: str = "800", seeds: str = 
         raise UsageError("seeds must be 'mean' or 'separate'")
     if isinstance(permutations, bool) or not isinstance(permutations, int) or permutations < 1:
         raise UsageError("permutations must be a positive integer")
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or not 1 <= resamples <= 100_000:
+        raise UsageError("resamples must be an integer from 1 to 100000")
     if max_target_classes is not None and max_target_classes < 2:
         raise UsageError("max_target_classes must be at least 2")
     exps = [e for e in study.experiments.values() if e.size == size and (metrics is None or e.metric in metrics)]
@@ -147,7 +158,7 @@ def run_transfer_bench(study: TransferStudy, *, size: str = "800", seeds: str = 
             for name in names:
                 ranking = rankings[name].setdefault(exp.scenario, {}).get(target)
                 if ranking is None:
-                    ranking = rank_sources(study, name, target, shrunk=shrunk)
+                    ranking = rank_sources(study, name, target, shrunk=shrunk, scenario=exp.scenario)
                     rankings[name][exp.scenario][target] = ranking
                 per_target[name][target] = _mean_metrics(
                     [ranking_metrics(scores, baseline=b) for scores, b in _views(exp, target, ranking, seeds)])
@@ -169,11 +180,18 @@ def run_transfer_bench(study: TransferStudy, *, size: str = "800", seeds: str = 
               for n, by_sc in rankings.items()}
     if not results:
         raise UsageError(f"no target has at most {max_target_classes} classes")
+    stats = bootstrap_scenarios([(e.scenario, e.per_target) for e in results], resamples=resamples)
+    ranks = aggregate_then_rank([e.summary for e in results])
     notes = []
     if max_target_classes is not None:
         notes.append(f"Only targets with at most {max_target_classes} classes were scored.")
     if any(study.tasks[t].split == "dev" for e in results for t in e.targets):
-        notes.append("The planner's weights were fitted on the study's development targets: on dev targets its "
+        notes.append("The planner's model was fitted on the study's development targets: on dev targets its "
                      "numbers are in-sample. benchmarks/fit_planner.py prints cross-validated (out-of-fold) figures.")
+        oof = frozen_model().provenance.get("cv_out_of_fold", {})
+        if oof:
+            notes.append("Out of fold (leave-one-group-out, all dev targets, frozen model's provenance), "
+                         "percentile@1 / weighted tau: " + "; ".join(
+                             f"{sc} {v['percentile@1']:.3f} / {v['weighted_tau']:.3f}" for sc, v in oof.items()))
     return BenchResult(study.root, size, seeds, permutations, (*names, RANDOM), tuple(results),
-                       MappingProxyType(frozen), tuple(notes), max_target_classes)
+                       MappingProxyType(frozen), tuple(notes), max_target_classes, stats, MappingProxyType(ranks))

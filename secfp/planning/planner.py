@@ -1,9 +1,17 @@
-"""The transfer planner: rank pool sources per scenario by similarity and source meta-information.
+"""The transfer planner: rank pool sources per scenario, with a calibrated chance of gain.
 
-Why not bKLD alone: on the study's measured outcomes (Godau et al., arXiv 2412.08763;
-``tests/data/paper-transfer-dev``) the fingerprint distance ranks sources better than
-other distances, yet a target-agnostic prior that prefers *smaller* source tasks is a
-strong baseline. The planner therefore scores a source as a weighted sum of four terms:
+By default a source is scored by the **frozen learned model** of
+:mod:`secfp.planning.learned` (``planner_model.json``: a per-scenario LightGBM LambdaRank
+ranker, selected among pre-registered candidates by leave-one-group-out cross-validation
+on the study's measured outcomes, Godau et al. arXiv 2412.08763; see
+``docs/transfer-benchmark.md``). Its features are what a receiver has at run time: bKLD
+small (and large where known) and the task cards' images, classes, keywords and modality.
+Each suggestion's score is shown as readable groups of terms (similarity, size, classes,
+keywords, modality, query: TreeSHAP contributions that add up to the score), and carries
+``p_gain``, the probability, calibrated out of fold on the study, that the transfer beats
+training without it.
+
+The earlier four-term linear score is kept (``weights=FITTED_WEIGHTS``)::
 
     score = w_sim * (-bKLD)                         similarity of the fingerprints (nats)
           + w_size * -(log10 images - 3.75)         prefer smaller sources
@@ -13,10 +21,6 @@ strong baseline. The planner therefore scores a source as a weighted sum of four
 The centres (3.75 ~ 5,600 images and 2 classes: the medians of the 71 study tasks; 0.25:
 the mean keyword Jaccard over task pairs) change no ranking; they make an unknown value
 count as a typical one and make each contribution readable in a plan's ``why``.
-
-The weights are fitted, not chosen: see :data:`FITTED_WEIGHTS` and
-``benchmarks/fit_planner.py``. The score is pool-independent: a source's score does not
-depend on which other sources are in the pool.
 
 :func:`plan_transfer` is the live tool (``secfp plan``): pure, no I/O; data-use terms are
 enforced here (no co-training suggestion when a card says its data cannot be shared) and
@@ -31,12 +35,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from secfp.errors import UsageError
 from secfp.cards.task_card import TaskCard
+from secfp.planning.learned import FEATURES, GROUPS, RankerModel, TaskFacts, frozen_model, pool_features
 
 __all__ = ["SCENARIOS", "PlannerWeights", "FITTED_WEIGHTS", "SourceFacts", "ScoreComponent", "ScoreBreakdown",
            "Candidate", "Suggestion", "Exclusion", "TransferPlan", "normalize_keywords", "facts_from_card",
-           "score_source", "plan_transfer"]
+           "score_source", "plan_transfer", "gain_words"]
 
 SCENARIOS: tuple[str, ...] = ("architecture", "pretraining", "augmentation", "cotraining")
 SIZE_CENTER_LOG10 = 3.75
@@ -69,21 +76,14 @@ class PlannerWeights:
         return cls(**{k: obj[k] for k in ("similarity", "size", "classes", "keywords")})
 
 
-# Fitted by benchmarks/fit_planner.py on tests/data/paper-transfer-dev (the study's 28
-# development targets, shrunk-target protocol: 4 scenarios x {BA, AUROC} = 204 items,
-# seeds averaged first) on 2026-11-25. Objective: mean over items of (mean percentile
-# rank of the top-3 suggestions + weighted Kendall tau). Grid search, similarity fixed
-# to 1: size in {0,.05,.1,.2,.3,.5,1,2}, classes in {-.2,-.1,0,.1,.2,.5}, keywords in
-# {-.2,0,.2,.5}. Leave-one-group-out cross-validation (15 folds; targets sharing a
-# dataset or image group held out together; 13 of 15 folds chose these same weights):
-# out-of-fold objective 0.750, against 0.614 for bkld_small alone, 0.698 for size only
-# and 0.525 for random. Per-scenario weights did worse out of fold (0.623), so all
-# scenarios share one set. Out of fold the planner does NOT beat size only on gain@1
-# (0.760 vs 0.794) nor on the pretraining and augmentation scenarios, and on co-training
-# it ranks below random by weighted tau (as do size only and bkld_small);
-# docs/transfer-benchmark.md has the tables. Caveat: the four features and the grid were
-# chosen after an exploratory look at the same data; the cross-validation covers the
-# choice of weights, not that design choice.
+# The earlier planner, kept as ``planner_linear4`` in the bench and selectable with
+# plan_transfer(weights=...). Fitted on tests/data/paper-transfer-dev (28 development
+# targets, shrunk protocol, 204 items, seeds averaged) on 2026-11-25 by a grid search of the
+# objective mean(top-3 percentile + weighted tau), similarity weight fixed to 1: size in
+# {0,.05,.1,.2,.3,.5,1,2}, classes in {-.2,-.1,0,.1,.2,.5}, keywords in {-.2,0,.2,.5}; in-sample
+# objective 0.770. In the pre-registered comparison of benchmarks/fit_planner.py (candidate
+# ``linear4``, refitted per fold) it scored 0.4174 out of fold against 0.4299 for the chosen
+# learned model; docs/transfer-benchmark.md has the tables.
 FITTED_WEIGHTS = PlannerWeights(similarity=1.0, size=0.2, classes=0.2, keywords=0.2)
 
 
@@ -173,17 +173,38 @@ class Candidate:
     """A pool source: its id (e.g. bundle id), its distance to the query, and its card.
 
     ``bkld`` is bKLD(source -> query) with the query as the target, in the *small*
-    (target-weighted) variant of :mod:`secfp.matching.bkld`: the planner's weights
-    were fitted on the study's ``bkld_small`` (100 bins, target-weighted).
+    (target-weighted) variant of :mod:`secfp.matching.bkld`: the planner was fitted on
+    the study's ``bkld_small`` (100 bins, target-weighted). ``bkld_large`` (1000 bins,
+    unweighted in the study; the large variant here) is used where known. The optional
+    ``distance_floor`` / ``distance_ci`` / ``tie_group`` come from
+    :func:`secfp.matching.uncertainty.explain_matches` and are passed through to the plan.
     """
 
     source_id: str
     bkld: float
     card: TaskCard
+    bkld_large: float | None = None
+    distance_floor: float | None = None
+    distance_ci: tuple[float, float] | None = None
+    tie_group: int | None = None
+
+
+def gain_words(p_gain: float) -> str:
+    """``p_gain`` in words: "helped in about 7 of 10 similar cases in the study"."""
+    return f"helped in about {round(10 * p_gain)} of 10 similar cases in the study"
 
 
 @dataclass(frozen=True)
 class Suggestion:
+    """One ranked source for one scenario.
+
+    ``p_gain``: calibrated probability (out of fold on the study) that this transfer beats
+    training without it; ``p_gain_text`` says it in words. ``distance`` is the candidate's
+    bKLD; ``distance_floor``, ``distance_ci`` and ``tie_group`` are passed through from the
+    candidate (None when the caller did not compute them); ``closeness_rank`` is its rank by
+    distance among all candidates and ``closeness_percentile`` the share of the pool farther away.
+    """
+
     scenario: str
     rank: int
     source_id: str
@@ -191,10 +212,23 @@ class Suggestion:
     score: ScoreBreakdown
     offer: Mapping[str, Any]
     why: str
+    p_gain: float | None = None
+    p_gain_text: str | None = None
+    distance: float | None = None
+    distance_floor: float | None = None
+    distance_ci: tuple[float, float] | None = None
+    tie_group: int | None = None
+    closeness_rank: int | None = None
+    closeness_percentile: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "rank": self.rank, "source_id": self.source_id, "task": self.task,
-                "score": self.score.to_json(), "offer": dict(self.offer), "why": self.why}
+                "score": self.score.to_json(), "offer": dict(self.offer), "why": self.why,
+                "p_gain": self.p_gain, "p_gain_text": self.p_gain_text, "distance": self.distance,
+                "distance_floor": self.distance_floor,
+                "distance_ci": list(self.distance_ci) if self.distance_ci is not None else None,
+                "tie_group": self.tie_group, "closeness_rank": self.closeness_rank,
+                "closeness_percentile": self.closeness_percentile}
 
 
 @dataclass(frozen=True)
@@ -211,12 +245,14 @@ class Exclusion:
 class TransferPlan:
     """Per scenario, the sources offering that knowledge, best first; and who was left out, why."""
 
-    weights: PlannerWeights
+    weights: PlannerWeights | None
     suggestions: Mapping[str, tuple[Suggestion, ...]]
     excluded: tuple[Exclusion, ...]
+    model: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"v": 1, "weights": self.weights.to_json(),
+        return {"v": 1, "weights": self.weights.to_json() if self.weights is not None else None,
+                "model": dict(self.model) if self.model is not None else None,
                 "scenarios": {s: [x.to_json() for x in self.suggestions.get(s, ())] for s in SCENARIOS},
                 "excluded": [e.to_json() for e in self.excluded]}
 
@@ -242,11 +278,58 @@ def _offer(scenario: str, card: TaskCard) -> tuple[dict[str, Any] | None, str | 
     return k.cotraining.to_json(), None
 
 
+def _card_task_facts(card: TaskCard | None) -> TaskFacts:
+    if card is None:
+        return TaskFacts()
+    facts = facts_from_card(card)
+    domain = next(iter(normalize_keywords([card.modality])), None) if card.modality else None
+    return TaskFacts(images=card.images, num_classes=card.num_classes, keywords=facts.keywords, domain=domain)
+
+
+_GROUP_NOTES = {
+    "similarity": "fingerprint distances (bKLD {bkld:.3f}), also relative to the pool",
+    "size": "{images} images",
+    "classes": "{classes} classes",
+    "keywords": "keyword overlap {jaccard:.2f}",
+    "modality": "{same}",
+    "query": "the query's own size and classes",
+}
+
+
+def _learned_breakdown(model: RankerModel, scenario: str, feats: np.ndarray, scores: np.ndarray,
+                       candidates: Sequence[Candidate]) -> list[ScoreBreakdown]:
+    """Per candidate: the score as a sum of readable groups of features (TreeSHAP for LightGBM)."""
+    parts = model.contributions(scenario, feats)
+    out = []
+    for i, cand in enumerate(candidates):
+        total = float(scores[i])
+        if parts is None:
+            out.append(ScoreBreakdown(total, (ScoreComponent("model", total, 1.0, total,
+                                                             f"{model.name}: rank sum of model and priors"),)))
+            continue
+        grouped, const = parts
+        row = feats[i]
+        facts = {"bkld": float(cand.bkld), "images": "unknown number of" if cand.card.images is None
+                 else f"{cand.card.images:,}", "classes": cand.card.num_classes or "unknown number of",
+                 "jaccard": float(row[FEATURES.index("keyword_jaccard")]),
+                 "same": "same modality" if row[FEATURES.index("same_domain")] else "other or unknown modality"}
+        comps = [ScoreComponent("baseline", 1.0, float(const[i]), float(const[i]), "the model's average score")]
+        comps += [ScoreComponent(name, 1.0, float(grouped[i, k]), float(grouped[i, k]),
+                                 _GROUP_NOTES[name].format(**facts)) for k, name in enumerate(GROUPS)]
+        out.append(ScoreBreakdown(total, tuple(comps)))
+    return out
+
+
 def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | None = None, top: int | None = None,
-                  weights: PlannerWeights = FITTED_WEIGHTS,
-                  refuse: Callable[[Candidate, str], str | None] | None = None) -> TransferPlan:
+                  weights: PlannerWeights | None = None,
+                  refuse: Callable[[Candidate, str], str | None] | None = None,
+                  model: RankerModel | None = None) -> TransferPlan:
     """Rank ``candidates`` per scenario; only sources that offer (and may give) that knowledge.
 
+    By default the frozen learned model (:func:`secfp.planning.learned.frozen_model`,
+    selected by leave-one-group-out cross-validation on the study) ranks the sources, per
+    scenario, and every suggestion carries its ``p_gain``. ``weights`` selects the earlier
+    four-term linear score instead (no ``p_gain``); ``model`` another ranker.
     ``refuse(candidate, scenario)`` lets the caller apply an import policy: it returns a
     reason to leave the source out, or None. Ties are broken by source id, so a plan is
     deterministic. Does not check signatures or expiry: candidates come from the
@@ -257,30 +340,69 @@ def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | Non
     ids = [c.source_id for c in candidates]
     if len(set(ids)) != len(ids):
         raise UsageError("candidate source ids must be unique")
+    for c in candidates:
+        if not isinstance(c.bkld, int | float) or not math.isfinite(c.bkld):
+            raise UsageError(f"bKLD must be a finite number, got {c.bkld!r}")
     query_kw = facts_from_card(query_card).keywords if query_card is not None else frozenset()
-    scored = [(c, score_source(bkld=c.bkld, source=facts_from_card(c.card), query_keywords=query_kw,
-                               weights=weights)) for c in candidates]
     by_distance = sorted(candidates, key=lambda c: (c.bkld, c.source_id))
     closeness = {c.source_id: i + 1 for i, c in enumerate(by_distance)}
+    n = len(candidates)
+    ranker = None if weights is not None else (model or frozen_model())
+    # Per scenario: score and breakdown of every candidate (the whole pool, before exclusions).
+    per_scenario: dict[str, dict[str, tuple[ScoreBreakdown, float | None]]] = {}
+    if ranker is None:
+        fixed = {c.source_id: (score_source(bkld=c.bkld, source=facts_from_card(c.card), query_keywords=query_kw,
+                                            weights=weights), None) for c in candidates}
+        per_scenario = {s: fixed for s in SCENARIOS}
+    elif candidates:
+        large = [c.bkld_large if c.bkld_large is not None else math.nan for c in candidates]
+        feats = pool_features(bkld_small=[c.bkld for c in candidates], bkld_large=large,
+                              sources=[_card_task_facts(c.card) for c in candidates],
+                              query=_card_task_facts(query_card))
+        for scenario in SCENARIOS:
+            scores = ranker.score(scenario, feats)
+            gains = ranker.p_gain(scenario, scores, feats)
+            breakdowns = _learned_breakdown(ranker, scenario, feats, scores, candidates)
+            per_scenario[scenario] = {
+                c.source_id: (breakdowns[i], float(gains[i]) if gains is not None else None)
+                for i, c in enumerate(candidates)}
     suggestions: dict[str, tuple[Suggestion, ...]] = {}
     excluded: list[Exclusion] = []
     for scenario in SCENARIOS:
         ranked = []
-        for cand, breakdown in scored:
+        for cand in candidates:
             offer, reason = _offer(scenario, cand.card)
             if reason is None and refuse is not None:
                 reason = refuse(cand, scenario)
             if reason is not None:
                 excluded.append(Exclusion(scenario, cand.source_id, reason))
                 continue
-            ranked.append((cand, breakdown, offer))
+            breakdown, p_gain = per_scenario[scenario][cand.source_id]
+            ranked.append((cand, breakdown, offer, p_gain))
         ranked.sort(key=lambda item: (-item[1].total, item[0].source_id))
         out = []
-        for rank, (cand, breakdown, offer) in enumerate(ranked[:top] if top else ranked, start=1):
+        for rank, (cand, breakdown, offer, p_gain) in enumerate(ranked[:top] if top else ranked, start=1):
             take = _TAKE[scenario].format(**{**{"terms": "", "contact": "", "licence": ""}, **offer})
-            terms = "; ".join(f"{p.name} {p.contribution:+.3f}: {p.note}" for p in breakdown.components)
+            if ranker is None:
+                terms = "; ".join(f"{p.name} {p.contribution:+.3f}: {p.note}" for p in breakdown.components)
+            else:
+                terms = f"{ranker.name} model: " + "; ".join(
+                    f"{p.name} {p.contribution:+.3f}: {p.note}" for p in breakdown.components)
+            gain_text = gain_words(p_gain) if p_gain is not None else None
+            floor = ""
+            if cand.distance_floor is not None:
+                floor = f" (the query's own floor is {cand.distance_floor:.4f})"
             why = (f"{take}. Score {breakdown.total:+.3f} = {terms}. "
-                   f"Fingerprint closeness rank {closeness[cand.source_id]} of {len(candidates)}.")
-            out.append(Suggestion(scenario, rank, cand.source_id, cand.card.name, breakdown, offer, why))
+                   f"Fingerprint closeness rank {closeness[cand.source_id]} of {n}, bKLD {cand.bkld:.4f}{floor}."
+                   + (f" Transfer of this kind {gain_text}." if gain_text else ""))
+            out.append(Suggestion(scenario, rank, cand.source_id, cand.card.name, breakdown, offer, why,
+                                  p_gain=p_gain, p_gain_text=gain_text, distance=float(cand.bkld),
+                                  distance_floor=cand.distance_floor, distance_ci=cand.distance_ci,
+                                  tie_group=cand.tie_group, closeness_rank=closeness[cand.source_id],
+                                  closeness_percentile=(n - closeness[cand.source_id]) / (n - 1) if n > 1 else 1.0))
         suggestions[scenario] = tuple(out)
-    return TransferPlan(weights, suggestions, tuple(excluded))
+    model_json = None
+    if ranker is not None:
+        model_json = {"name": ranker.name, "kind": ranker.kind,
+                      **{k: ranker.provenance[k] for k in ("date", "cv_criterion") if k in ranker.provenance}}
+    return TransferPlan(weights, suggestions, tuple(excluded), model_json)

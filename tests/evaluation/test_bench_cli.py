@@ -92,3 +92,40 @@ def test_bench_transfer_bad_size_is_a_usage_error(tiny_path):
         assert result.exit_code == 2
     else:
         assert "--size must be 800 or full" in str(result.exception)
+
+
+def test_rankings_out_planner_comes_from_the_frozen_model_on_a_folder_it_never_saw(tiny_path, tmp_path):
+    # The tiny study's tasks are not in the study the model was fitted on; the bench must rank
+    # them with the frozen model as shipped, per scenario, and write the documented shape.
+    from secfp.evaluation.selectors import study_pool
+    from secfp.evaluation.study import load_transfer_study
+    from secfp.planning.learned import load_frozen_model
+
+    out = tmp_path / "r.json"
+    result = invoke("bench", "transfer", "--data", str(tiny_path), "--json", "--rankings-out", str(out),
+                    "--permutations", "20", "--resamples", "30")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert set(doc) == {"selectors"}
+    study = load_transfer_study(tiny_path)
+    model = load_frozen_model()
+    for scenario, by_target in doc["selectors"]["planner"].items():
+        for target, ranking in by_target.items():
+            sources, feats = study_pool(study, target, shrunk=True)
+            scores = model.score(scenario, feats)
+            expected = [s for _, s in sorted(zip(-scores, sources, strict=True))]
+            assert ranking == expected
+    printed = json.loads(result.stdout)
+    assert printed["v"] == 2 and "regret@3avg" in printed["lower_is_better"]
+    assert set(printed["scenarios"]["architecture"]["selectors"]["planner"]) >= {"percentile@3avg", "delta@3avg",
+                                                                                "regret@3avg", "weighted_tau"}
+    assert printed["aggregate_then_rank"]["mean_rank"]
+
+
+def test_bench_tables_show_intervals_and_paired_shares(tiny_path):
+    result = CliRunner().invoke(APP, ["bench", "transfer", "--data", str(tiny_path), "--permutations", "20",
+                                      "--resamples", "30"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    for text in ("95% CI", "better than size_only", "better than bkld_small", "Aggregate then rank", "pct@3avg",
+                 "regret@3avg"):
+        assert text in result.stdout

@@ -10,7 +10,7 @@ import pytest
 import scipy.stats
 
 from secfp.errors import UsageError
-from secfp.evaluation.selectors import PLANNER, RANDOM, SIZE_ONLY, rank_sources, selector_names
+from secfp.evaluation.selectors import PLANNER, PLANNER_LINEAR4, RANDOM, SIZE_ONLY, rank_sources, selector_names
 from secfp.evaluation.transfer_bench import run_transfer_bench
 from secfp.evaluation.study import SCENARIOS, valid_sources
 
@@ -21,7 +21,7 @@ def _metrics(result, selector, target):
 
 def test_tiny_study_hand_computed_seeds_averaged(tiny_study):
     result = run_transfer_bench(tiny_study, permutations=100)
-    assert result.selectors == (PLANNER, "bkld_small", "other", SIZE_ONLY, RANDOM)
+    assert result.selectors == (PLANNER, PLANNER_LINEAR4, "bkld_small", "other", SIZE_ONLY, RANDOM)
     # bkld_small on t1@800 ranks t3 (0.60), t4 (0.70), t2 (0.80); baseline 0.65.
     assert result.rankings["bkld_small"]["architecture"]["t1"] == ("t3", "t4", "t2")
     m = _metrics(result, "bkld_small", "t1")
@@ -79,7 +79,7 @@ def test_real_bench_covers_every_scenario_metric_and_selector(real_study, real_r
     for exp in real_result.experiments:
         for name in real_result.selectors:
             assert set(exp.summary[name]) == {"gain@1", "gain_best@3", "delta@1", "delta_best@3", "percentile@1",
-                                              "weighted_tau"}
+                                              "weighted_tau", "percentile@3avg", "delta@3avg", "regret@3avg"}
         n = [len(valid_sources(real_study, t)) for t in exp.targets]
         expected = np.mean([(k + 1) / (2 * k) for k in n])
         assert exp.summary[RANDOM]["percentile@1"] == pytest.approx(expected)
@@ -98,7 +98,7 @@ def test_real_rankings_hold_every_valid_source_once_best_first(real_study, real_
                 assert sorted(ranking) == list(valid_sources(real_study, target))
     assert doc["selectors"]["size_only"]["cotraining"]["svhn"][0] == "sklin2_skin_lesions"  # smallest dev task
     assert doc["selectors"][PLANNER]["pretraining"]["svhn"] == list(rank_sources(real_study, PLANNER, "svhn",
-                                                                                 shrunk=True))
+                                                                                 shrunk=True, scenario="pretraining"))
 
 
 def test_real_numbers_recompute_independently_from_written_rankings(real_study, real_result):
@@ -152,3 +152,16 @@ def test_study_class_filter_keeps_targets_below_forty_classes(real_study):
 def test_class_filter_that_keeps_nothing_is_a_usage_error(tiny_study):
     with pytest.raises(UsageError, match="at most 2 classes|at least 2"):
         run_transfer_bench(tiny_study, max_target_classes=1)
+
+
+def test_planner_ranks_a_source_without_a_distance_last(tiny_path):
+    # A study folder of the held-out split may hold NaN (not computed) distances: the frozen
+    # planner must still rank every valid source, the unmeasured one last, not crash.
+    from secfp.evaluation.study import load_transfer_study
+
+    path = tiny_path / "distances" / "bkld_small.csv"
+    path.write_text(path.read_text().replace("t2,0.1,0.3,", "t2,0.1,nan,"))
+    study = load_transfer_study(tiny_path)
+    for scenario in SCENARIOS:
+        ranking = rank_sources(study, PLANNER, "t1", shrunk=True, scenario=scenario)
+        assert sorted(ranking) == sorted(valid_sources(study, "t1")) and ranking[-1] == "t2"

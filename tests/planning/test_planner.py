@@ -21,7 +21,7 @@ from secfp.planning.planner import (
     plan_transfer,
     score_source,
 )
-from secfp.evaluation.selectors import PLANNER, rank_sources
+from secfp.evaluation.selectors import PLANNER, PLANNER_LINEAR4, rank_sources
 from secfp.evaluation.study import SCENARIOS, valid_sources
 
 SHA = "ab" * 32
@@ -92,7 +92,7 @@ def test_fitted_constants_reproduce_the_documented_in_sample_objective(real_stud
             seeds = sorted(exp.baselines[target])
             score = {s: np.mean([exp.scores[target][s][k] for k in seeds]) for s in exp.scores[target]}
             base = np.mean([exp.baselines[target][k] for k in seeds])
-            ranked = np.array([score[s] for s in rank_sources(real_study, PLANNER, target, shrunk=True)])
+            ranked = np.array([score[s] for s in rank_sources(real_study, PLANNER_LINEAR4, target, shrunk=True)])
             tau = ranking_metrics(ranked, baseline=base).weighted_tau
             objective.append(np.mean(percentile_ranks(ranked)[:3]) + tau)
     assert len(objective) == 204
@@ -101,16 +101,18 @@ def test_fitted_constants_reproduce_the_documented_in_sample_objective(real_stud
         planner_mod.__file__, encoding="utf-8").read()
 
 
-def test_planner_ranking_on_real_data_is_complete_and_deterministic(real_study):
-    first = rank_sources(real_study, PLANNER, "hyperkvasir_pathological-findings", shrunk=True)
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_planner_ranking_on_real_data_is_complete_and_deterministic(real_study, scenario):
+    first = rank_sources(real_study, PLANNER, "hyperkvasir_pathological-findings", shrunk=True, scenario=scenario)
     assert sorted(first) == list(valid_sources(real_study, "hyperkvasir_pathological-findings"))
-    assert first == rank_sources(real_study, PLANNER, "hyperkvasir_pathological-findings", shrunk=True)
+    assert first == rank_sources(real_study, PLANNER, "hyperkvasir_pathological-findings", shrunk=True,
+                                 scenario=scenario)
 
 
 def test_plan_ranks_each_scenario_with_every_component_and_a_why():
     cands = [Candidate("b-far", 0.9, card("far")), Candidate("b-near", 0.2, card("near")),
              Candidate("b-mid", 0.5, card("mid"))]
-    plan = plan_transfer(cands, query_card=card("query"))
+    plan = plan_transfer(cands, query_card=card("query"), weights=FITTED_WEIGHTS)
     for scenario in SCENARIOS:
         ids = [s.source_id for s in plan.suggestions[scenario]]
         assert ids == ["b-near", "b-mid", "b-far"]
@@ -125,7 +127,7 @@ def test_plan_ranks_each_scenario_with_every_component_and_a_why():
 
 def test_no_cotraining_suggestion_when_the_card_forbids_sharing():
     cands = [Candidate("closed", 0.1, card("closed", share=False)), Candidate("open", 0.8, card("open"))]
-    plan = plan_transfer(cands)
+    plan = plan_transfer(cands, weights=FITTED_WEIGHTS)
     assert [s.source_id for s in plan.suggestions["cotraining"]] == ["open"]
     assert [s.source_id for s in plan.suggestions["pretraining"]] == ["closed", "open"]
     (reason,) = [e for e in plan.excluded if e.scenario == "cotraining"]
@@ -141,7 +143,7 @@ def test_sources_offering_nothing_for_a_scenario_are_left_out_with_a_reason():
 
 def test_import_policy_hook_and_top_k():
     cands = [Candidate(f"s{i}", 0.1 * i, card(f"t{i}")) for i in range(1, 5)]
-    plan = plan_transfer(cands, top=2, refuse=lambda c, scenario: "licence not accepted"
+    plan = plan_transfer(cands, top=2, weights=FITTED_WEIGHTS, refuse=lambda c, scenario: "licence not accepted"
                          if scenario == "pretraining" and c.source_id == "s1" else None)
     assert [s.source_id for s in plan.suggestions["pretraining"]] == ["s2", "s3"]
     assert [s.source_id for s in plan.suggestions["architecture"]] == ["s1", "s2"]
@@ -159,3 +161,33 @@ def test_plan_input_errors_are_usage_errors():
 def test_ties_are_broken_by_source_id():
     cands = [Candidate("zeta", 0.3, card("same")), Candidate("alpha", 0.3, card("same"))]
     assert [s.source_id for s in plan_transfer(cands).suggestions["augmentation"]] == ["alpha", "zeta"]
+    assert [s.source_id for s in plan_transfer(cands, weights=FITTED_WEIGHTS).suggestions["augmentation"]] == [
+        "alpha", "zeta"]
+
+
+def test_default_plan_uses_the_frozen_model_and_gives_p_gain_in_words():
+    cands = [Candidate("b-far", 0.9, card("far", images=50_000)), Candidate("b-near", 0.2, card("near")),
+             Candidate("b-mid", 0.5, card("mid"), bkld_large=0.4, distance_floor=0.15, distance_ci=(0.45, 0.55),
+                       tie_group=2)]
+    plan = plan_transfer(cands, query_card=card("query"))
+    doc = json.loads(json.dumps(plan.to_json(), allow_nan=False))
+    assert doc["weights"] is None and doc["model"]["name"] == planner_mod.frozen_model().name
+    for scenario in SCENARIOS:
+        assert sorted(s.source_id for s in plan.suggestions[scenario]) == ["b-far", "b-mid", "b-near"]
+        for s in plan.suggestions[scenario]:
+            assert 0.0 < s.p_gain < 1.0
+            assert s.p_gain_text == f"helped in about {round(10 * s.p_gain)} of 10 similar cases in the study"
+            assert s.p_gain_text in s.why
+        for s in plan.suggestions[scenario]:
+            assert sum(c.contribution for c in s.score.components) == pytest.approx(s.score.total, abs=1e-6)
+            assert [c.name for c in s.score.components] == ["baseline", "similarity", "size", "classes",
+                                                            "keywords", "modality", "query"]
+    mid = next(s for s in plan.suggestions["architecture"] if s.source_id == "b-mid")
+    assert mid.distance == 0.5 and mid.distance_floor == 0.15 and mid.distance_ci == (0.45, 0.55)
+    assert mid.closeness_rank == 2 and mid.closeness_percentile == 0.5 and mid.tie_group == 2
+    assert "own floor is 0.1500" in mid.why
+
+
+def test_default_plan_refuses_a_non_finite_distance():
+    with pytest.raises(UsageError, match="finite"):
+        plan_transfer([Candidate("x", math.inf, card("x"))])
