@@ -244,13 +244,17 @@ def _offer(scenario: str, card: TaskCard) -> tuple[dict[str, Any] | None, str | 
 
 def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | None = None, top: int | None = None,
                   weights: PlannerWeights = FITTED_WEIGHTS,
-                  refuse: Callable[[Candidate, str], str | None] | None = None) -> TransferPlan:
+                  refuse: Callable[[Candidate, str], str | None] | None = None,
+                  closeness: Mapping[str, tuple[int, int]] | None = None) -> TransferPlan:
     """Rank ``candidates`` per scenario; only sources that offer (and may give) that knowledge.
 
     ``refuse(candidate, scenario)`` lets the caller apply an import policy: it returns a
     reason to leave the source out, or None. Ties are broken by source id, so a plan is
     deterministic. Does not check signatures or expiry: candidates come from the
-    verified pool.
+    verified pool. ``closeness`` maps a source id to (rank, count) by distance among
+    *all* matched sources, as the caller ranked them, so that a source is not called the
+    closest when closer ones were left out before planning (no card); without it the
+    rank counts among ``candidates``.
     """
     if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
         raise UsageError("top must be a positive integer")
@@ -261,7 +265,8 @@ def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | Non
     scored = [(c, score_source(bkld=c.bkld, source=facts_from_card(c.card), query_keywords=query_kw,
                                weights=weights)) for c in candidates]
     by_distance = sorted(candidates, key=lambda c: (c.bkld, c.source_id))
-    closeness = {c.source_id: i + 1 for i, c in enumerate(by_distance)}
+    ranks = {c.source_id: (i + 1, len(candidates)) for i, c in enumerate(by_distance)}
+    ranks.update(closeness or {})
     suggestions: dict[str, tuple[Suggestion, ...]] = {}
     excluded: list[Exclusion] = []
     for scenario in SCENARIOS:
@@ -280,7 +285,7 @@ def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | Non
             take = _TAKE[scenario].format(**{**{"terms": "", "contact": "", "licence": ""}, **offer})
             terms = "; ".join(f"{p.name} {p.contribution:+.3f}: {p.note}" for p in breakdown.components)
             why = (f"{take}. Score {breakdown.total:+.3f} = {terms}. "
-                   f"Fingerprint closeness rank {closeness[cand.source_id]} of {len(candidates)}.")
+                   f"Fingerprint closeness rank {ranks[cand.source_id][0]} of {ranks[cand.source_id][1]}.")
             out.append(Suggestion(scenario, rank, cand.source_id, cand.card.name, breakdown, offer, why))
         suggestions[scenario] = tuple(out)
     return TransferPlan(weights, suggestions, tuple(excluded))

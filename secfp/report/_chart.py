@@ -36,7 +36,8 @@ def distance_bars(rows: Sequence[SourceRow], labels: Sequence[str], *, floor: fl
     highs = [max(r.distance, (r.evidence or {}).get("distance_high", r.distance)) for r in rows]
     span = max(highs) - low
     out = ['<div class="bars" role="list">']
-    have_noise = all(r.evidence and "distance_low" in r.evidence and "distance_high" in r.evidence for r in rows)
+    with_noise = [bool(r.evidence and "distance_low" in r.evidence and "distance_high" in r.evidence) for r in rows]
+    have_noise = any(with_noise)
     for row, label in zip(rows, labels):
         kind = "verified" if row.verified else "unsigned"
         width = max(_pct(row.distance, low, span), 0.6)
@@ -59,7 +60,8 @@ def distance_bars(rows: Sequence[SourceRow], labels: Sequence[str], *, floor: fl
     distances = sorted(r.distance for r in rows)
     gaps = [b - a for a, b in zip(distances, distances[1:])]
     if have_noise:
-        noise = "; whiskers show each distance's uncertainty, and overlapping whiskers mean the order is within noise."
+        noise = ("; whiskers show each distance's uncertainty, and overlapping whiskers mean the order is within noise"
+                 + ("." if all(with_noise) else " (sources without a whisker have no estimate)."))
     elif gaps:
         noise = (f"; the gaps between neighbours ({', '.join(f'{g:.3f}' for g in gaps[:4])}) come without an "
                  "uncertainty estimate in this report, so treat small differences as possibly noise.")

@@ -3,8 +3,8 @@
 Runs ``examples/walkthrough.sh`` (real images, real keys, real bundles, a real pool; 30
 samples per task to keep it short), then reads the HTML report it wrote in headless
 Chromium. Screenshots at 1,280 px and 390 px are kept for people to look at: under
-``$SECFP_SCREENSHOTS`` when set, else in pytest's temporary folder (the path is printed;
-run with ``-s`` or ``-rP`` to see it).
+``$SECFP_SCREENSHOTS`` when set, else in ``demo-out/report-screenshots/`` (ignored by
+git; the path is printed, run with ``-s`` or ``-rP`` to see it).
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ def dom_text(walkthrough, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
+def shots() -> Path:
     where = os.environ.get("SECFP_SCREENSHOTS")
-    folder = Path(where) if where else tmp_path_factory.getbasetemp() / "report-screenshots"
+    folder = Path(where) if where else REPO / "demo-out" / "report-screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
