@@ -80,16 +80,20 @@ def inspect(
     key: Annotated[Optional[Path], typer.Option("--key", help="Our private key file (for sealed bundles).")] = None,
     trust: Annotated[Optional[Path], typer.Option("--trust", help="Trust store folder (for bundles).")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write the fingerprint as a heat map (PNG, features x bins).")] = None,
+    against: Annotated[Optional[Path], typer.Option("--against", help="With --plot: draw this fingerprint or bundle (e.g. the best match) beside ours, rows clustered alike.")] = None,
 ) -> None:
     """Show a fingerprint (or a bundle's verified statement)."""
     from secfp.cli._inputs import load_input
 
     loaded = load_input(file, key=key, trust=trust)
     fp = loaded.fingerprint
+    if against is not None and plot is None:
+        raise UsageError("--against draws a side-by-side heat map: give --plot FILE.png too")
     if plot is not None:
         from secfp.report.heatmap import save_heatmap
 
-        save_heatmap(fp, plot, title=str(file))
+        other = load_input(against, key=key, trust=trust).fingerprint if against is not None else None
+        save_heatmap(fp, plot, title=file.name, against=other, against_title=against.name if against else None)
     if as_json:
         print_json(loaded.to_json())
         return

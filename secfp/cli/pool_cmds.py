@@ -228,7 +228,8 @@ def pool_remove(
     _note(f"removed bundle {entry.bundle_id} from {entry.issuer_name} ({_task(entry)}) from pool {pool}")
 
 
-def _plan_report(*, query: Path, fp: Any, ranking: Any, the_plan: Any, query_card: Any, now: datetime) -> Any:
+def _plan_report(*, query: Path, fp: Any, ranking: Any, the_plan: Any, query_card: Any, now: datetime,
+                 best_fp: Any = None) -> Any:
     """The plan as a :class:`secfp.report.Report` (all renderers read it); None when nothing was ranked."""
     if not ranking.matches:
         return None
@@ -236,7 +237,18 @@ def _plan_report(*, query: Path, fp: Any, ranking: Any, the_plan: Any, query_car
 
     return build_report(query_name=str(query), query_fp=fp, ranking=list(ranking.matches),
                         statements=ranking.statements(), plan=the_plan, variant=ranking.variant, now=now,
-                        query_task=query_card.name if query_card is not None else None)
+                        query_task=query_card.name if query_card is not None else None, best_match_fp=best_fp)
+
+
+def _best_match_fingerprint(store: Any, ranking: Any, *, receiver: Any, now: datetime) -> Any:
+    """The closest bundle's fingerprint for the report's heat map: verified again, and the read audited."""
+    best = ranking.matches[0]
+    try:
+        return receiver.receive(store.stored_bytes(best.entry), now=now, event="pool-read",
+                                label=f"pool {store.directory} bundle {best.source} (report heat map)").fingerprint
+    except SecfpError as exc:
+        _note(f"--html: no heat map of the closest source: {exc.diagnostics()}")
+        return None
 
 
 def plan(
@@ -280,8 +292,10 @@ def plan(
         _note(f"not compared: {sum(ranking.other_specs.values())} bundles made with other specs")
     if fmt not in ("text", "markdown"):
         raise UsageError(f"--format must be text or markdown, not {fmt!r}")
+    best_fp = _best_match_fingerprint(store, ranking, receiver=receiver, now=now) \
+        if html is not None and ranking.matches else None
     report = _plan_report(query=query, fp=loaded.fingerprint, ranking=ranking, the_plan=the_plan,
-                          query_card=query_card, now=now)
+                          query_card=query_card, now=now, best_fp=best_fp)
     if html is not None:
         if report is None:
             _note("--html: no usable source in the pool, so no report was written")

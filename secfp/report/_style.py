@@ -86,6 +86,9 @@ ul.notes { margin: 6px 0; padding-left: 20px; }
 .whisker::before { left: 0; } .whisker::after { right: 0; }
 .bar-value { text-align: right; font-variant-numeric: tabular-nums; }
 .chart-note { font-size: 13px; }
+figure.heatmap { margin: 16px 0; break-inside: avoid; }
+figure.heatmap img { display: block; max-width: 100%%; height: auto; border: 1px solid var(--line); }
+figure.heatmap figcaption { font-size: 13px; margin-top: 4px; }
 details.source-detail { border: 1px solid var(--line); border-radius: 6px; padding: 6px 12px; margin: 8px 0;
   break-inside: avoid; }
 details.source-detail > summary { cursor: pointer; }

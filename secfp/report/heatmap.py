@@ -94,38 +94,48 @@ def cluster_order(shares: np.ndarray) -> np.ndarray:
     return leaves_list(linkage(shares, method="average", metric="euclidean"))
 
 
-def comparison_png(query: Any, source: Any, *, query_title: str, source_title: str, dpi: int = 110) -> bytes:
+def comparison_png(query: Any, source: Any, *, query_title: str, source_title: str, dpi: int = 110,
+                   caption: bool = True) -> bytes:
     """Our fingerprint and one source side by side as PNG bytes (same clustered row order, one colour scale).
 
-    Titles may come from a bundle: control characters are replaced and mathtext is off.
+    Shares span orders of magnitude (most images of a feature fall into a few bins), so
+    the colour scale is logarithmic from 0.1 % up; an empty bin is left blank. Titles may
+    come from a bundle: control characters are replaced and mathtext is off. With
+    ``caption``, :data:`COMPARISON_CAPTION` is printed under the panels.
     """
+    from matplotlib import colors
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from secfp.matching.bkld import check_compatible
+
+    check_compatible(query, source)  # IncompatibleFingerprints (exit 6) for another spec
     q, s = _row_shares(query), _row_shares(source)
     if q.ndim != 2 or q.shape != s.shape or q.size == 0:
         raise UsageError("a comparison needs two fingerprints of the same features x bins shape")
     order = cluster_order(q)
     q, s = q[order], s[order]
-    top = float(np.quantile(np.concatenate([q.ravel(), s.ravel()]), 0.995)) or 1.0
-    fig = Figure(figsize=(10.0, 6.2), dpi=dpi, layout="constrained")
+    norm = colors.LogNorm(vmin=1e-3, vmax=max(1e-3 * 1.01, float(max(q.max(), s.max()))))
+    fig = Figure(figsize=(10.0, 6.2 if caption else 5.6), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2, sharey=True)
     features, bins = q.shape
     image = None
     for ax, data, title in ((axes[0], q, query_title), (axes[1], s, source_title)):
-        image = ax.imshow(data, aspect="auto", interpolation="nearest" if features <= 600 else "antialiased",
-                          cmap="magma_r", vmin=0.0, vmax=top, origin="upper",
+        image = ax.imshow(np.ma.masked_less_equal(data, 0.0), aspect="auto",
+                          interpolation="nearest" if features <= 600 else "antialiased", cmap="magma_r", norm=norm,
+                          origin="upper",
                           extent=(-0.5, bins - 0.5, features - 0.5, -0.5))
         ax.set_title(_INVISIBLE.sub("\ufffd", title)[:90], fontsize=10, parse_math=False)
         ax.set_xlabel("bin (low \u2192 high feature value)")
     axes[0].set_ylabel(f"{features} probe features (clustered)")
     axes[0].set_yticks([])
     bar = fig.colorbar(image, ax=list(axes), shrink=0.9)
-    bar.set_label("share of images in the bin (per feature)")
-    fig.get_layout_engine().set(rect=(0.0, 0.09, 1.0, 0.91))
-    fig.text(0.01, 0.01, "\n".join(textwrap.wrap(COMPARISON_CAPTION, 150)), fontsize=8, va="bottom",
-             parse_math=False)
+    bar.set_label("share of images in the bin, per feature (log scale; blank = none)")
+    if caption:
+        fig.get_layout_engine().set(rect=(0.0, 0.09, 1.0, 0.91))
+        fig.text(0.01, 0.01, "\n".join(textwrap.wrap(COMPARISON_CAPTION, 150)), fontsize=8, va="bottom",
+                 parse_math=False)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()

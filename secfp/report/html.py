@@ -35,6 +35,7 @@ from secfp.report._duo import duo_id, duo_label
 from secfp.report._knowledge import yes_no
 from secfp.report._plan_html import plan_section, summary_section
 from secfp.report._style import CSS
+from secfp.report.heatmap import COMPARISON_CAPTION
 from secfp.report.model import Report, SourceRow, format_time
 from secfp.report.summary import distance_words, source_names
 
@@ -149,6 +150,19 @@ def _detail(i: int, row: SourceRow, label: tuple[str, str], *, expired: bool) ->
             f'<span class="muted">({e.text(institution)})</span> \u2013 {line}</summary>{_facts(items)}</details>')
 
 
+def _figure(report: Report, names: Mapping[str, Any]) -> str:
+    """The side-by-side heat map of our task and its closest source, when the report carries one."""
+    if report.heatmap is None:
+        return ""
+    who = names.get(report.heatmap["source"])
+    label = who.label if who is not None else "the closest source"
+    # The PNG was checked to be base64 of a PNG when the report was built or loaded.
+    return (f'<figure class="heatmap"><h3>Our task beside {e.text(label)}</h3>'
+            f'<img src="data:image/png;base64,{e.text(report.heatmap["png_base64"])}" '
+            f'alt="Heat maps of our fingerprint and of {e.text(label)}, side by side">'
+            f"<figcaption class=\"muted\">{e.text(COMPARISON_CAPTION)}</figcaption></figure>")
+
+
 def render_html(report: Report, *, now: datetime | None = None) -> str:
     """The whole page as a string (UTF-8 when written; :func:`save_html` writes it).
 
@@ -205,6 +219,7 @@ matched, {verified} signed and verified, {len(report.rows) - verified} unsigned.
 <table class="ranking stack"><thead><tr><th class="num">#</th><th>source</th><th>distance</th><th>status</th>
 <th>privacy</th><th>data use</th></tr></thead>
 <tbody>{table}</tbody></table>
+{_figure(report, names)}
 </section>
 {plan_section(report, anchors)}
 <section id="sources"><h2>Verification and provenance</h2>

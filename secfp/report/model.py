@@ -16,6 +16,7 @@ statement was given for it, so callers must pass only statements that
 
 from __future__ import annotations
 
+import base64
 import copy
 import math
 from collections.abc import Mapping, Sequence
@@ -197,6 +198,7 @@ class Report:
     notes: tuple[str, ...] = ()
     query_task: str | None = None
     query_floor: float | None = None
+    heatmap: dict[str, str] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if not all(isinstance(v, str) for v in (self.title, self.generated_at, self.variant)):
@@ -206,6 +208,8 @@ class Report:
                                              or not isinstance(self.query_floor, int | float)
                                              or not math.isfinite(self.query_floor)):
             raise BadInput("report query_floor must be a finite number or null")
+        if self.heatmap is not None:
+            object.__setattr__(self, "heatmap", _heatmap(self.heatmap))
         if not isinstance(self.query, QueryInfo):
             raise BadInput("report query must be a QueryInfo")
         if not isinstance(self.rows, tuple | list) or not all(isinstance(r, SourceRow) for r in self.rows):
@@ -223,16 +227,16 @@ class Report:
         return {"v": REPORT_VERSION, "kind": REPORT_KIND, "title": self.title, "generated_at": self.generated_at,
                 "query": self.query.to_json(), "variant": self.variant, "rows": [r.to_json() for r in self.rows],
                 "plan": copy.deepcopy(self.plan), "notes": list(self.notes), "query_task": self.query_task,
-                "query_floor": self.query_floor}
+                "query_floor": self.query_floor, "heatmap": copy.deepcopy(self.heatmap)}
 
     @classmethod
     def from_json(cls, obj: Any) -> Report:
         """Strict parse of :meth:`to_json`'s output (exact keys, version 1); raises BadInput.
 
-        ``query_task`` and ``query_floor`` may be absent (reports written before they existed).
+        ``query_task``, ``query_floor`` and ``heatmap`` may be absent (reports written before they existed).
         """
         keys = {"v", "kind", "title", "generated_at", "query", "variant", "rows", "plan", "notes"}
-        if not isinstance(obj, Mapping) or not keys <= set(obj) <= keys | {"query_task", "query_floor"}:
+        if not isinstance(obj, Mapping) or not keys <= set(obj) <= keys | {"query_task", "query_floor", "heatmap"}:
             raise BadInput(f"a report needs exactly: {', '.join(sorted(keys))} (and optionally query_task, "
                            "query_floor)")
         if obj["kind"] != REPORT_KIND or type(obj["v"]) is not int or obj["v"] != REPORT_VERSION:
@@ -242,7 +246,26 @@ class Report:
         return cls(title=obj["title"], generated_at=obj["generated_at"], query=QueryInfo.from_json(obj["query"]),
                    variant=obj["variant"], rows=tuple(SourceRow.from_json(r) for r in obj["rows"]),
                    plan=obj["plan"], notes=obj["notes"], query_task=obj.get("query_task"),
-                   query_floor=obj.get("query_floor"))
+                   query_floor=obj.get("query_floor"), heatmap=obj.get("heatmap"))
+
+
+MAX_HEATMAP_BYTES = 4 * 1024 * 1024
+
+
+def _heatmap(value: Any) -> dict[str, str]:
+    """``{"source": id, "png_base64": ...}``: a PNG (checked by its signature) of at most 4 MiB."""
+    if not isinstance(value, Mapping) or set(value) != {"source", "png_base64"} \
+            or not all(isinstance(v, str) for v in value.values()):
+        raise BadInput("report heatmap needs exactly source and png_base64 (strings)")
+    if len(value["png_base64"]) > MAX_HEATMAP_BYTES * 4 // 3 + 4:
+        raise BadInput("report heatmap is larger than 4 MiB")
+    try:
+        data = base64.b64decode(value["png_base64"], validate=True)
+    except ValueError:
+        raise BadInput("report heatmap is not base64") from None
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise BadInput("report heatmap is not a PNG image")
+    return {"source": value["source"], "png_base64": value["png_base64"]}
 
 
 def _task_name(card: Any) -> str | None:
@@ -306,6 +329,7 @@ def build_report(
     notes: Sequence[str] = (),
     query_task: str | None = None,
     evidence: Mapping[str, Mapping[str, Any]] | None = None,
+    best_match_fp: Any = None,
 ) -> Report:
     """Assemble a :class:`Report` from a ranking, its sources' statements and a plan.
 
@@ -321,7 +345,8 @@ def build_report(
     :data:`EVIDENCE_KEYS`) is read from the ranking results' attributes when the matcher
     provides it, and from ``evidence[source]``; absent fields are simply not shown. The
     query's floor (bKLD of the query to an exact copy of itself) is computed here when
-    the results do not carry it.
+    the results do not carry it. ``best_match_fp`` (the fingerprint of ``ranking[0]``)
+    adds the side-by-side heat map of our task and its closest source.
     """
     generated_at = format_time(now)
     if not ranking:
@@ -354,7 +379,19 @@ def build_report(
         notes=(*auto, *notes),
         query_task=query_task,
         query_floor=floor,
+        heatmap=_comparison(query_fp, best_match_fp, rows[0], query_task or str(query_name)),
     )
+
+
+def _comparison(query_fp: Any, best_fp: Any, best: SourceRow, query_label: str) -> dict[str, str] | None:
+    if best_fp is None:
+        return None
+    from secfp.report.heatmap import comparison_png
+
+    who = f"{best.task or 'closest source'} ({best.issuer or 'unsigned file'})"
+    png = comparison_png(query_fp, best_fp, query_title=f"ours: {PurePath(query_label).name or query_label}",
+                         source_title=f"closest: {who}", dpi=80, caption=False)
+    return {"source": best.source, "png_base64": base64.b64encode(png).decode("ascii")}
 
 
 def _title(task: str | None, query_name: str) -> str:
