@@ -109,10 +109,10 @@ footer { margin-top: 36px; font-size: 13px; color: var(--muted); border-top: 1px
   table.stack thead { display: none; }
   table.stack, table.stack tbody, table.stack tr, table.stack td { display: block; width: 100%%; }
   table.stack tr { border: 1px solid var(--line); border-radius: 6px; margin: 0 0 10px; padding: 4px 0; }
-  table.stack td { border: 0; padding: 3px 10px 3px 8.2em; text-align: left; white-space: normal;
+  table.stack td { border: 0; padding: 3px 10px 3px 124px; text-align: left; white-space: normal;
     position: relative; min-height: 1.6em; }
   table.stack td[data-label]::before { content: attr(data-label); position: absolute; left: 10px; top: 5px;
-    width: 7.4em; font-size: 11px; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); }
+    width: 108px; font-size: 11px; text-transform: uppercase; letter-spacing: .02em; color: var(--muted); }
   td.offer { min-width: 0; }
   .bar-row { grid-template-columns: minmax(0, 1fr) 4.5em; }
   .bar-label { grid-column: 1 / -1; }

@@ -16,7 +16,6 @@ statement was given for it, so callers must pass only statements that
 
 from __future__ import annotations
 
-import base64
 import copy
 import math
 from collections.abc import Mapping, Sequence
@@ -27,6 +26,8 @@ from typing import Any
 
 from secfp._io import canonical_json, strict_json_loads
 from secfp.errors import BadInput, UsageError
+from secfp.report._evidence import (EVIDENCE_KEYS, check_evidence, check_heatmap, comparison, query_floor,
+                                    result_evidence)
 
 __all__ = ["REPORT_KIND", "REPORT_VERSION", "EVIDENCE_KEYS", "QueryInfo", "SourceRow", "Report", "build_report", "format_time"]
 
@@ -92,13 +93,6 @@ _ROW_KEYS = ("rank", "source", "distance", "variant", "verified", "issuer", "iss
              "issued_at", "expires_at", "public", "checks", "privacy", "policy_id", "data_use")
 _ROW_OPTIONAL = ("evidence",)
 
-#: Distance evidence a ranking may carry per match, under these names (renderers show
-#: what is present): the query's floor (its distance to an exact copy of itself), the
-#: low and high end of the distance's uncertainty interval, the percentile of the
-#: source's distance in the pool, and whether it is tied (within noise) with the closest.
-EVIDENCE_KEYS = ("distance_floor", "distance_low", "distance_high", "pool_percentile", "tied")
-
-
 @dataclass(frozen=True)
 class SourceRow:
     """One ranked source. Provenance fields are None for an unsigned fingerprint file.
@@ -151,7 +145,7 @@ class SourceRow:
         if not self.verified and (self.issuer is not None or self.checks):
             raise BadInput("an unverified report row cannot name an issuer or checks")
         if self.evidence is not None:
-            object.__setattr__(self, "evidence", _evidence(self.evidence))
+            object.__setattr__(self, "evidence", check_evidence(self.evidence))
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in _ROW_KEYS}
@@ -165,24 +159,6 @@ class SourceRow:
         if not isinstance(obj, Mapping) or not set(_ROW_KEYS) <= set(obj) <= {*_ROW_KEYS, *_ROW_OPTIONAL}:
             raise BadInput(f"report row needs exactly: {', '.join(_ROW_KEYS)} (and optionally evidence)")
         return cls(**{k: obj[k] for k in (*_ROW_KEYS, *_ROW_OPTIONAL) if k in obj})
-
-
-def _evidence(value: Any) -> dict[str, Any] | None:
-    """The known distance-evidence fields of ``value`` (finite numbers; ``tied`` a boolean); None when empty."""
-    if not isinstance(value, Mapping):
-        raise BadInput("report row evidence must be an object or null")
-    out: dict[str, Any] = {}
-    for key in EVIDENCE_KEYS:
-        v = value.get(key)
-        if v is None:
-            continue
-        if key == "tied":
-            if not isinstance(v, bool):
-                raise BadInput("report row evidence tied must be true or false")
-        elif isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise BadInput(f"report row evidence {key} must be a finite number")
-        out[key] = v if key == "tied" else float(v)
-    return out or None
 
 
 @dataclass(frozen=True)
@@ -209,7 +185,7 @@ class Report:
                                              or not math.isfinite(self.query_floor)):
             raise BadInput("report query_floor must be a finite number or null")
         if self.heatmap is not None:
-            object.__setattr__(self, "heatmap", _heatmap(self.heatmap))
+            object.__setattr__(self, "heatmap", check_heatmap(self.heatmap))
         if not isinstance(self.query, QueryInfo):
             raise BadInput("report query must be a QueryInfo")
         if not isinstance(self.rows, tuple | list) or not all(isinstance(r, SourceRow) for r in self.rows):
@@ -249,48 +225,10 @@ class Report:
                    query_floor=obj.get("query_floor"), heatmap=obj.get("heatmap"))
 
 
-MAX_HEATMAP_BYTES = 4 * 1024 * 1024
-
-
-def _heatmap(value: Any) -> dict[str, str]:
-    """``{"source": id, "png_base64": ...}``: a PNG (checked by its signature) of at most 4 MiB."""
-    if not isinstance(value, Mapping) or set(value) != {"source", "png_base64"} \
-            or not all(isinstance(v, str) for v in value.values()):
-        raise BadInput("report heatmap needs exactly source and png_base64 (strings)")
-    if len(value["png_base64"]) > MAX_HEATMAP_BYTES * 4 // 3 + 4:
-        raise BadInput("report heatmap is larger than 4 MiB")
-    try:
-        data = base64.b64decode(value["png_base64"], validate=True)
-    except ValueError:
-        raise BadInput("report heatmap is not base64") from None
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise BadInput("report heatmap is not a PNG image")
-    return {"source": value["source"], "png_base64": value["png_base64"]}
-
-
 def _task_name(card: Any) -> str | None:
     task = card.get("task") if isinstance(card, Mapping) else None
     name = task.get("name") if isinstance(task, Mapping) else None
     return name if isinstance(name, str) else None
-
-
-def _result_evidence(result: Any, extra: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Distance evidence from the ranking result's attributes (or its ``evidence`` mapping), then ``extra``."""
-    found: dict[str, Any] = {}
-    attached = getattr(result, "evidence", None)
-    sources = [attached.to_json() if hasattr(attached, "to_json") else attached, extra]
-    for source in sources:
-        if isinstance(source, Mapping):
-            found.update({k: source[k] for k in EVIDENCE_KEYS if source.get(k) is not None})
-    for key in EVIDENCE_KEYS:
-        value = getattr(result, key, None)
-        if value is not None and key not in found:
-            found[key] = value
-    interval = getattr(result, "distance_ci", None) or (extra or {}).get("distance_ci")
-    if isinstance(interval, tuple | list) and len(interval) == 2:
-        found.setdefault("distance_low", interval[0])
-        found.setdefault("distance_high", interval[1])
-    return found or None
 
 
 def _row(result: Any, statement: Any, variant: str, evidence: dict[str, Any] | None = None) -> SourceRow:
@@ -357,10 +295,10 @@ def build_report(
     features, bins = (int(x) for x in query_fp.counts.shape)
     query = QueryInfo(name=str(query_name), spec_id=query_fp.spec_id, n=int(query_fp.n), noisy=bool(query_fp.noisy),
                       features=features, bins=bins)
-    rows = tuple(_row(r, statements[r.source], variant, _result_evidence(r, (evidence or {}).get(r.source)))
+    rows = tuple(_row(r, statements[r.source], variant, result_evidence(r, (evidence or {}).get(r.source)))
                  for r in ranking)
     floors = [r.evidence["distance_floor"] for r in rows if r.evidence and "distance_floor" in r.evidence]
-    floor = floors[0] if floors else _query_floor(query_fp, variant)
+    floor = floors[0] if floors else query_floor(query_fp, variant)
     auto: list[str] = []
     unsigned = [r.source for r in rows if not r.verified]
     if unsigned:
@@ -379,33 +317,11 @@ def build_report(
         notes=(*auto, *notes),
         query_task=query_task,
         query_floor=floor,
-        heatmap=_comparison(query_fp, best_match_fp, rows[0], query_task or str(query_name)),
+        heatmap=comparison(query_fp, best_match_fp, rows[0], query_task or str(query_name)),
     )
-
-
-def _comparison(query_fp: Any, best_fp: Any, best: SourceRow, query_label: str) -> dict[str, str] | None:
-    if best_fp is None:
-        return None
-    from secfp.report.heatmap import comparison_png
-
-    who = f"{best.task or 'closest source'} ({best.issuer or 'unsigned file'})"
-    png = comparison_png(query_fp, best_fp, query_title=f"ours: {PurePath(query_label).name or query_label}",
-                         source_title=f"closest: {who}", dpi=80, caption=False)
-    return {"source": best.source, "png_base64": base64.b64encode(png).decode("ascii")}
 
 
 def _title(task: str | None, query_name: str) -> str:
     if task:
         return f"Transfer sources for {task}"
     return f"Transfer sources for {PurePath(query_name).name or query_name}"
-
-
-def _query_floor(query_fp: Any, variant: str) -> float | None:
-    """bKLD of the query to an exact copy of itself: the lowest distance any source can reach in practice."""
-    from secfp.matching.bkld import bkld
-
-    try:
-        value = bkld(query_fp, query_fp, variant=variant)
-    except (UsageError, BadInput, ValueError, TypeError, AttributeError):
-        return None
-    return value if math.isfinite(value) else None

@@ -73,3 +73,14 @@ def test_chromium_screenshot_is_a_real_picture_of_the_page(page, tmp_path):
         assert any(max(abs(a - b) for a, b in zip(c, (42, 127, 98))) <= 4 and n > 1000 for n, c in colours)
         non_white = sum(n for n, c in colours if c != (255, 255, 255))
     assert len(colours) > 50 and non_white > 0.05 * WINDOW[0] * WINDOW[1]
+
+
+def test_page_prints_on_a4(page, tmp_path):
+    import re
+
+    pdf = tmp_path / "report.pdf"
+    run(page, tmp_path / "profile", "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf.read_bytes())
+    assert boxes, "no page in the PDF"
+    # A4 is 595.28 x 841.89 points; Chromium rounds to its own units.
+    assert all(abs(float(w) - 595.3) < 1.5 and abs(float(h) - 841.9) < 1.5 for w, h in boxes), set(boxes)
