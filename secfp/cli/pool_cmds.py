@@ -109,7 +109,7 @@ def _open(pool: Path, *, create: bool = False) -> Any:
 
 
 def _task(entry: Any) -> str:
-    return entry.task_name or "(no task name)"
+    return entry.task_name or "unnamed task: no task card"
 
 
 @pool_app.command("add")

@@ -4,8 +4,9 @@ Same content and order as the HTML page: the recommendation, the ranking, the pl
 who was not suggested, then provenance per source. Every string from a bundle is data,
 never markup: :func:`md` replaces control and bidi characters, HTML-escapes ``<``, ``>``
 and ``&`` (Markdown renderers pass raw HTML through) and backslash-escapes every
-character Markdown gives a meaning to, including ``|`` inside tables. Newlines inside a
-value become spaces, so an issuer cannot start a heading or a list of its own.
+character that starts markup inside a line (emphasis, code, links, images, ``|`` in
+tables). Newlines inside a value become spaces, so an issuer cannot start a heading,
+a quote or a list of its own; every value is written after other text on its line.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from secfp.report.summary import (SCENARIO_TITLES, distance_words, not_suggested
 __all__ = ["render_markdown", "md"]
 
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# Mid-line, only these start markup (emphasis, code, links and images, tables, strikethrough,
+# headings in some renderers); values never start a line, so list markers need no escape.
+_SPECIAL = re.compile(r"([\\`*_{}\[\]#!|~])")
 
 
 def md(value: Any) -> str:

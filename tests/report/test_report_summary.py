@@ -157,11 +157,11 @@ def test_ids_and_digests_appear_only_inside_details(report, scenario):
 def test_markdown_keeps_issuer_text_inert(report, scenario):
     # Markdown/HTML injection into an approval ticket: a card name is the issuer's text.
     text = render_markdown(report)
-    assert "<script" not in text and "&lt;script&gt;alert\\(1\\)&lt;/script&gt; ultrasound" in text
+    assert "<script" not in text and "&lt;script&gt;alert(1)&lt;/script&gt; ultrasound" in text
     hostile = copy.deepcopy(report.plan)
     hostile["scenarios"]["architecture"][0]["offer"]["name"] = "resnet\n# Approved | [x](http://evil)"
     out = render_markdown(replace(report, plan=hostile))
-    assert "\n# Approved" not in out and "[x](http" not in out and "\\# Approved \\| \\[x\\]\\(http" in out
+    assert "\n# Approved" not in out and "[x](http" not in out and "\\# Approved \\| \\[x\\](http" in out
 
 
 def test_terminal_plan_answers_first_and_replaces_control_characters(report):
