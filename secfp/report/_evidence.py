@@ -62,22 +62,47 @@ def check_heatmap(value: Any) -> dict[str, str]:
     return {"source": value["source"], "png_base64": value["png_base64"]}
 
 
-def result_evidence(result: Any, extra: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Distance evidence from the ranking result's attributes (or its ``evidence`` mapping), then ``extra``."""
-    found: dict[str, Any] = {}
-    attached = getattr(result, "evidence", None)
-    sources = [attached.to_json() if hasattr(attached, "to_json") else attached, extra]
-    for source in sources:
-        if isinstance(source, Mapping):
-            found.update({k: source[k] for k in EVIDENCE_KEYS if source.get(k) is not None})
-    for key in EVIDENCE_KEYS:
-        value = getattr(result, key, None)
-        if value is not None and key not in found:
-            found[key] = value
-    interval = getattr(result, "distance_ci", None) or (extra or {}).get("distance_ci")
-    if isinstance(interval, tuple | list) and len(interval) == 2:
+#: Other names a matcher or planner may use for the same fields.
+ALIASES = {"floor": "distance_floor", "query_floor": "distance_floor", "distance_percentile": "pool_percentile",
+           "within_noise": "tied", "tied_with_best": "tied"}
+
+
+def _valid(name: str, value: Any) -> bool:
+    if name == "tied":
+        return isinstance(value, bool)
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def _as_mapping(value: Any) -> Mapping[str, Any] | None:
+    value = value.to_json() if hasattr(value, "to_json") else value
+    return value if isinstance(value, Mapping) else None
+
+
+def _collect(found: dict[str, Any], source: Mapping[str, Any]) -> None:
+    for key, value in source.items():
+        name = ALIASES.get(key, key)
+        if name in EVIDENCE_KEYS and _valid(name, value):
+            found.setdefault(name, value)
+    interval = source.get("distance_ci", source.get("ci"))
+    if isinstance(interval, tuple | list) and len(interval) == 2 and all(_valid("low", v) for v in interval):
         found.setdefault("distance_low", interval[0])
         found.setdefault("distance_high", interval[1])
+
+
+def result_evidence(result: Any, *extra: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Distance evidence for one source: ``extra`` mappings first (the caller's, then the plan's), then the
+    ranking result's ``evidence`` (a mapping or an object with ``to_json``), then its attributes.
+
+    Values of the wrong type are left out rather than refused: evidence is optional, and a
+    report is still useful without it.
+    """
+    found: dict[str, Any] = {}
+    for source in (*extra, _as_mapping(getattr(result, "evidence", None))):
+        if isinstance(source, Mapping):
+            _collect(found, source)
+    attributes = {k: getattr(result, k) for k in (*EVIDENCE_KEYS, *ALIASES, "distance_ci", "ci")
+                  if getattr(result, k, None) is not None}
+    _collect(found, attributes)
     return found or None
 
 

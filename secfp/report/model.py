@@ -295,8 +295,9 @@ def build_report(
     features, bins = (int(x) for x in query_fp.counts.shape)
     query = QueryInfo(name=str(query_name), spec_id=query_fp.spec_id, n=int(query_fp.n), noisy=bool(query_fp.noisy),
                       features=features, bins=bins)
-    rows = tuple(_row(r, statements[r.source], variant, result_evidence(r, (evidence or {}).get(r.source)))
-                 for r in ranking)
+    planned = _planned_evidence(plan.to_json() if plan is not None else None)
+    rows = tuple(_row(r, statements[r.source], variant,
+                      result_evidence(r, (evidence or {}).get(r.source), planned.get(r.source))) for r in ranking)
     floors = [r.evidence["distance_floor"] for r in rows if r.evidence and "distance_floor" in r.evidence]
     floor = floors[0] if floors else query_floor(query_fp, variant)
     auto: list[str] = []
@@ -319,6 +320,18 @@ def build_report(
         query_floor=floor,
         heatmap=comparison(query_fp, best_match_fp, rows[0], query_task or str(query_name)),
     )
+
+
+def _planned_evidence(plan: Any) -> dict[str, Mapping[str, Any]]:
+    """Distance evidence a planner put on its suggestions (or under ``distance``), per source id."""
+    out: dict[str, Mapping[str, Any]] = {}
+    scenarios = plan.get("scenarios") if isinstance(plan, Mapping) else None
+    for listed in (scenarios or {}).values() if isinstance(scenarios, Mapping) else ():
+        for s in listed if isinstance(listed, list) else ():
+            if isinstance(s, Mapping) and isinstance(s.get("source_id"), str):
+                inner = s.get("evidence") if isinstance(s.get("evidence"), Mapping) else s
+                out.setdefault(s["source_id"], inner)
+    return out
 
 
 def _title(task: str | None, query_name: str) -> str:

@@ -187,3 +187,32 @@ def test_colours_meet_wcag_aa_contrast(fg, bg):
 def test_page_is_laid_out_for_a4_paper():
     assert "@page { size: A4" in CSS and "@media print" in CSS
     assert "thead { display: table-header-group; }" in CSS and "break-inside: avoid" in CSS
+
+
+def test_distance_evidence_on_ranking_results_and_on_plan_suggestions_is_read(scenario):
+    from dataclasses import dataclass
+
+    from secfp.matching.ranking import MatchResult
+
+    @dataclass(frozen=True)
+    class MatchWithEvidence(MatchResult):  # the shape a matcher with uncertainty returns
+        distance_ci: tuple[float, float] | None = None
+        pool_percentile: float | None = None
+
+    ranking = [MatchWithEvidence(r.source, r.distance, r.rank, (r.distance - 0.01, r.distance + 0.01), 10.0 * r.rank)
+               for r in scenario.ranking]
+    plan = copy.deepcopy(scenario.plan.to_json())
+    top = plan["scenarios"]["architecture"][0]
+    top["tied"], top["distance_floor"] = True, "not a number"  # a wrong type is left out, not fatal
+    built = build_report(query_name="q", query_fp=scenario.query_fp, ranking=ranking,
+                         statements=scenario.statements, plan=None, variant="small", now=NOW)
+    assert all(r.evidence["distance_low"] < r.distance < r.evidence["distance_high"] for r in built.rows)
+    assert [r.evidence["pool_percentile"] for r in built.rows] == [10.0, 20.0, 30.0]
+    class PlanJSON:  # build_report takes any plan with to_json(); this one carries a newer planner's fields
+        def to_json(self):
+            return plan
+
+    with_plan = build_report(query_name="q", query_fp=scenario.query_fp, ranking=scenario.ranking,
+                             statements=scenario.statements, plan=PlanJSON(), variant="small", now=NOW)
+    row = next(r for r in with_plan.rows if r.source == top["source_id"])
+    assert row.evidence == {"tied": True}
