@@ -92,6 +92,7 @@ def inspect(
     trust: TrustOption = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write the fingerprint as a heat map (PNG, features x bins).")] = None,
     force: ForceOption = False,
+    against: Annotated[Optional[Path], typer.Option("--against", help="With --plot: draw this fingerprint or bundle (e.g. the best match) beside ours, rows clustered alike.")] = None,
 ) -> None:
     """Show a fingerprint (or a bundle's verified statement)."""
     from secfp.cli._inputs import load_input
@@ -99,10 +100,13 @@ def inspect(
     check_output(plot, force=force, option="--plot")
     loaded = load_input(file, key=key, trust=trust)
     fp = loaded.fingerprint
+    if against is not None and plot is None:
+        raise UsageError("--against draws a side-by-side heat map: give --plot FILE.png too")
     if plot is not None:
         from secfp.report.heatmap import save_heatmap
 
-        save_heatmap(fp, plot, title=str(file))
+        other = load_input(against, key=key, trust=trust).fingerprint if against is not None else None
+        save_heatmap(fp, plot, title=file.name, against=other, against_title=against.name if against else None)
     if as_json:
         print_json(loaded.to_json())
         return

@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from secfp.cli._render import print_json, stderr, stdout
-from secfp.errors import BadInput
+from secfp.errors import BadInput, SecfpError, UsageError
 
 __all__ = ["register", "pool_app", "plan", "pool_receiver"]
 
@@ -87,7 +87,7 @@ def _open(pool: Path, *, create: bool = False) -> Any:
 
 
 def _task(entry: Any) -> str:
-    return entry.task_name or "(no task name)"
+    return entry.task_name or "unnamed task: no task card"
 
 
 @pool_app.command("add")
@@ -200,36 +200,28 @@ def pool_remove(
     _note(f"removed bundle {entry.bundle_id} from {entry.issuer_name} ({_task(entry)}) from pool {pool}")
 
 
-def _render_plan(the_plan: Any, ranking: Any, *, query: Path, fp: Any) -> None:
-    names = {m.source: f"{_task(m.entry)} [bundle {m.source[:12]} from {m.entry.issuer_name}]" for m in ranking.matches}
-    _echo(f"Transfer plan for {query} (spec {fp.spec_id[:16]}, n = {fp.n}); {len(ranking.matches)} usable of "
-          f"{ranking.considered} pooled bundles of this spec.")
-    excluded: dict[str, list[Any]] = {}
-    for e in the_plan.excluded:
-        excluded.setdefault(e.scenario, []).append(e)
-    for scenario, suggestions in the_plan.suggestions.items():
-        _echo(f"\n== {scenario} ==")
-        if not suggestions:
-            _echo("  no source offers this (see exclusions)" if excluded.get(scenario) else "  no source")
-        for s in suggestions:
-            _echo(f"  {s.rank}. {names.get(s.source_id, s.source_id)}  score {s.score.total:+.3f}")
-            _echo(f"     {s.why}")
-        for e in excluded.get(scenario, []):
-            _echo(f"  - excluded {names.get(e.source_id, e.source_id)}: {e.reason}")
+def _plan_report(*, query: Path, fp: Any, ranking: Any, the_plan: Any, query_card: Any, now: datetime,
+                 best_fp: Any = None) -> Any:
+    """The plan as a :class:`secfp.report.Report` (all renderers read it); None when nothing was ranked."""
+    if not ranking.matches:
+        return None
+    from secfp.report import build_report
+
+    return build_report(query_name=str(query), query_fp=fp, ranking=list(ranking.matches),
+                        statements=ranking.statements(), plan=the_plan, variant=ranking.variant, now=now,
+                        query_task=query_card.name if query_card is not None else None, best_match_fp=best_fp)
 
 
-def _write_html(path: Path, *, query: Path, fp: Any, ranking: Any, the_plan: Any, now: datetime) -> bool:
-    """Render the report if ``secfp.report`` provides it; False when it does not (yet)."""
+def _best_match_fingerprint(store: Any, ranking: Any, *, receiver: Any, unlock: Any, now: datetime) -> Any:
+    """The closest bundle's fingerprint for the report's heat map: verified again, and the read audited."""
+    best = ranking.matches[0]
     try:
-        from secfp.report import build_report, render_html
-    except ImportError:
-        return False
-    from secfp._io import atomic_write_text
-
-    report = build_report(query_name=str(query), query_fp=fp, ranking=list(ranking.matches),
-                          statements=ranking.statements(), plan=the_plan, variant=ranking.variant, now=now)
-    atomic_write_text(path, render_html(report), mode=0o600)  # may hold decrypted fingerprints
-    return True
+        data = store.stored_bytes(best.entry)
+        return unlock.receiver_for(receiver, data).receive(data, now=now, event="pool-read",
+                                label=f"pool {store.directory} bundle {best.source} (report heat map)").fingerprint
+    except SecfpError as exc:
+        _note(f"--html: no heat map of the closest source: {exc.diagnostics()}")
+        return None
 
 
 def plan(
@@ -243,6 +235,7 @@ def plan(
     audit_log: AuditOption = None,
     reverify: Annotated[bool, typer.Option("--reverify", help="Verify every stored bundle in full again.")] = False,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML report.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text (default) or markdown (for an approval ticket).")] = "text",
     as_json: JsonOption = False,
 ) -> None:
     """Which pooled tasks to learn from, per transfer scenario, with what to take and why."""
@@ -261,7 +254,7 @@ def plan(
             query_card = TaskCard.from_json(loaded.statement.card)
         except BadInput:
             query_card = None
-    _open(pool)  # reports a repair before the plan
+    store = _open(pool)  # reports a repair before the plan
     result = plan_from_pool(pool, str(query), loaded.fingerprint, receiver=receiver, now=now, query_card=query_card,
                             top=top, reverify=reverify, key=unlock)
     the_plan, ranking = result.plan, result.ranking
@@ -269,22 +262,37 @@ def plan(
         _note(f"not used: bundle {s.bundle_id}: {s.reason}")
     if ranking.other_specs:
         _note(f"not compared: {sum(ranking.other_specs.values())} bundles made with other specs")
+    if fmt not in ("text", "markdown"):
+        raise UsageError(f"--format must be text or markdown, not {fmt!r}")
+    best_fp = _best_match_fingerprint(store, ranking, receiver=receiver, unlock=unlock, now=now) \
+        if html is not None and ranking.matches else None
+    report = _plan_report(query=query, fp=loaded.fingerprint, ranking=ranking, the_plan=the_plan,
+                          query_card=query_card, now=now, best_fp=best_fp)
     if html is not None:
-        if not ranking.matches:
+        if report is None:
             _note("--html: no usable source in the pool, so no report was written")
-        elif not _write_html(html, query=query, fp=loaded.fingerprint, ranking=ranking, the_plan=the_plan, now=now):
-            _note("--html: the report renderer is not available in this secfp; no HTML written")
+        else:
+            from secfp.report import save_html
+
+            save_html(report, html)
     if as_json:
+        from secfp.report import plan_document
+
         fp = loaded.fingerprint
         print_json({
-            **the_plan.to_json(),
+            **(plan_document(report) if report is not None else the_plan.to_json()),
             "query": {"path": str(query), "spec_id": fp.spec_id, "n": fp.n, "noisy": fp.noisy,
                       "card": query_card.to_json() if query_card is not None else None, **loaded.match_facts()},
             "pool": {"path": str(pool), **ranking.to_json()},
             "data_use_purpose": {"from": result.purpose_from, **result.purpose.to_json()},
         })
         return
-    _render_plan(the_plan, ranking, query=query, fp=loaded.fingerprint)
+    from secfp.report import render_markdown, render_plan_text
+
+    if report is None:
+        _echo(f"Transfer plan for {query}: no usable source among {ranking.considered} pooled bundles of this spec.")
+    else:
+        _echo(render_markdown(report) if fmt == "markdown" else render_plan_text(report))
 
 
 def register(app: typer.Typer) -> None:

@@ -323,7 +323,8 @@ def _learned_breakdown(model: RankerModel, scenario: str, feats: np.ndarray, sco
 def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | None = None, top: int | None = None,
                   weights: PlannerWeights | None = None,
                   refuse: Callable[[Candidate, str], str | None] | None = None,
-                  model: RankerModel | None = None) -> TransferPlan:
+                  model: RankerModel | None = None,
+                  closeness: Mapping[str, tuple[int, int]] | None = None) -> TransferPlan:
     """Rank ``candidates`` per scenario; only sources that offer (and may give) that knowledge.
 
     By default the frozen learned model (:func:`secfp.planning.learned.frozen_model`,
@@ -333,7 +334,10 @@ def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | Non
     ``refuse(candidate, scenario)`` lets the caller apply an import policy: it returns a
     reason to leave the source out, or None. Ties are broken by source id, so a plan is
     deterministic. Does not check signatures or expiry: candidates come from the
-    verified pool.
+    verified pool. ``closeness`` maps a source id to (rank, count) by distance among
+    *all* matched sources, as the caller ranked them, so that a source is not called the
+    closest when closer ones were left out before planning (no card); without it the
+    rank counts among ``candidates``.
     """
     if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
         raise UsageError("top must be a positive integer")
@@ -345,8 +349,8 @@ def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | Non
             raise UsageError(f"bKLD must be a finite number, got {c.bkld!r}")
     query_kw = facts_from_card(query_card).keywords if query_card is not None else frozenset()
     by_distance = sorted(candidates, key=lambda c: (c.bkld, c.source_id))
-    closeness = {c.source_id: i + 1 for i, c in enumerate(by_distance)}
-    n = len(candidates)
+    ranks = {c.source_id: (i + 1, len(candidates)) for i, c in enumerate(by_distance)}
+    ranks.update(closeness or {})
     ranker = None if weights is not None else (model or frozen_model())
     # Per scenario: score and breakdown of every candidate (the whole pool, before exclusions).
     per_scenario: dict[str, dict[str, tuple[ScoreBreakdown, float | None]]] = {}
@@ -392,14 +396,15 @@ def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | Non
             floor = ""
             if cand.distance_floor is not None:
                 floor = f" (the query's own floor is {cand.distance_floor:.4f})"
+            rank_of, n = ranks[cand.source_id]
             why = (f"{take}. Score {breakdown.total:+.3f} = {terms}. "
-                   f"Fingerprint closeness rank {closeness[cand.source_id]} of {n}, bKLD {cand.bkld:.4f}{floor}."
+                   f"Fingerprint closeness rank {rank_of} of {n}, bKLD {cand.bkld:.4f}{floor}."
                    + (f" Transfer of this kind {gain_text}." if gain_text else ""))
             out.append(Suggestion(scenario, rank, cand.source_id, cand.card.name, breakdown, offer, why,
                                   p_gain=p_gain, p_gain_text=gain_text, distance=float(cand.bkld),
                                   distance_floor=cand.distance_floor, distance_ci=cand.distance_ci,
-                                  tie_group=cand.tie_group, closeness_rank=closeness[cand.source_id],
-                                  closeness_percentile=(n - closeness[cand.source_id]) / (n - 1) if n > 1 else 1.0))
+                                  tie_group=cand.tie_group, closeness_rank=rank_of,
+                                  closeness_percentile=(n - rank_of) / (n - 1) if n > 1 else 1.0))
         suggestions[scenario] = tuple(out)
     model_json = None
     if ranker is not None:

@@ -124,5 +124,7 @@ def plan_from_ranking(ranking: PoolRanking, *, query_card: Any = None, top: int 
         reason = rule(candidate, scenario)
         return reason if reason is not None or refuse is None else refuse(candidate, scenario)
 
-    plan = plan_transfer(candidates, query_card=query_card, top=top, refuse=combined)
-    return TransferPlan(plan.weights, plan.suggestions, plan.excluded + tuple(excluded))
+    # Closeness ranks count every matched bundle, including those left out above for their card.
+    plan = plan_transfer(candidates, query_card=query_card, top=top, refuse=combined,
+                         closeness={m.source: (m.rank, len(ranking.matches)) for m in ranking.matches})
+    return TransferPlan(plan.weights, plan.suggestions, plan.excluded + tuple(excluded), plan.model)

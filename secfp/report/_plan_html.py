@@ -1,27 +1,34 @@
-"""The transfer plan section: per scenario, the suggested sources with score terms and 'why'.
+"""The answer and the plan in HTML: the per-scenario summary (first on the page) and the plan in detail.
 
-Reads the plan as JSON (:meth:`secfp.planning.planner.TransferPlan.to_json`) and is
-defensive about its shape: a report loaded from a file may hold anything, and a missing
-or odd field shows as a dash rather than breaking the page.
+Reads the plan as JSON (:meth:`secfp.planning.planner.TransferPlan.to_json`) through
+:mod:`secfp.report.summary` and is defensive about its shape: a report loaded from a
+file may hold anything, and a missing or odd field shows as a dash rather than
+breaking the page. Fields a newer planner adds (``p_gain``) are shown when present.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from secfp.planning.planner import SCENARIOS
 from secfp.report import _escape as e
+from secfp.report._knowledge import offer_items
+from secfp.report.model import Report
+from secfp.report.summary import (SCENARIO_TITLES, SourceName, not_suggested, p_gain, scenario_summaries,
+                                  source_names, suggestions)
 
-__all__ = ["plan_section"]
+__all__ = ["summary_section", "plan_section"]
 
-SCENARIO_TEXT = {
-    "architecture": ("Architecture", "Which network to train: the source owner's best architecture for its task."),
-    "pretraining": ("Pre-training", "Whose trained weights to start from (licence and terms shown)."),
-    "augmentation": ("Augmentation", "Whose augmentation policy to reuse."),
-    "cotraining": ("Co-training", "Whose data to train on jointly; only sources whose card allows sharing."),
+SCENARIO_BLURB = {
+    "architecture": "Which network to train: the source owner's best architecture for its task.",
+    "pretraining": "Whose trained weights to start from (licence and terms shown).",
+    "augmentation": "Whose augmentation policy to reuse.",
+    "cotraining": "Whose data to train on jointly; only sources whose card allows sharing.",
 }
+
+_TERM_LABEL = {"similarity": "fingerprint similarity", "size": "source size", "classes": "number of classes",
+               "keywords": "shared keywords"}
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -32,90 +39,128 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _signed(value: Any) -> str:
-    if not e.is_number(value):
-        return e.number(value)
-    css = "pos" if value > 0 else "neg" if value < 0 else ""
-    return f'<span class="{css}">{value:+.3f}</span>'
+def _who(name: SourceName | None, fallback: Any, anchors: Mapping[str, str]) -> str:
+    if name is None:
+        return e.clip(fallback, 60, keep_end=True)
+    link = anchors.get(name.source)
+    task = f'<a href="#{link}">{e.text(name.task)}</a>' if link else e.text(name.task)
+    return f'<strong>{task}</strong><br><span class="muted">{e.text(name.institution)}</span>'
 
 
-def _components(score: Mapping[str, Any]) -> str:
-    rows = []
+def summary_section(report: Report) -> str:
+    """``<section id="summary">``: one answer per scenario, in plain language."""
+    out = ['<section id="summary"><h2>Recommendation</h2>']
+    answers = scenario_summaries(report)
+    if not answers:
+        out.append('<p class="empty">No transfer plan was made for this report; the ranking below shows '
+                   "which sources resemble our task.</p></section>")
+        return "".join(out)
+    out.append('<div class="answers">')
+    for a in answers:
+        requires = "".join(f"<li>{e.text(r)}</li>" for r in a.requires)
+        out.append(
+            f'<article class="answer" data-scenario="{e.text(a.scenario)}"><h3>{e.text(a.title)}</h3>'
+            f'<p class="headline">{e.text(a.action)}</p>'
+            + (f'<p class="from">{e.text(a.source_line)}</p>' if a.source_line else "")
+            + ''
+            + (f'<p class="confidence">{e.text(a.confidence)}</p>' if a.confidence else "")
+            + (f'<p class="requires-title">Requires</p><ul class="requires">{requires}</ul>' if requires else "")
+            + "</article>")
+    out.append("</div></section>")
+    return "".join(out)
+
+
+def _terms(score: Mapping[str, Any]) -> str:
+    items = []
     for c in _list(score.get("components")):
         c = _dict(c)
-        rows.append(f'<tr class="component" data-component="{e.text(c.get("name"))}"><td>{e.text(c.get("name"))}</td>'
-                    f'<td class="num">{_signed(c.get("contribution"))}</td><td>{e.text(c.get("note"))}</td></tr>')
-    return f'<table class="components">{"".join(rows)}</table>' if rows else "\u2013"
+        name = str(c.get("name"))
+        value = c.get("contribution")
+        shown = f"{value:+.3f}" if e.is_number(value) else "\u2013"
+        css = "pos" if e.is_number(value) and value > 0 else "neg" if e.is_number(value) and value < 0 else ""
+        items.append(f'<li class="component" data-component="{e.text(name)}"><span class="{css} num">{shown}</span> '
+                     f"{e.text(_TERM_LABEL.get(name, name))}: <span class=\"muted\">{e.text(c.get('note'))}</span></li>")
+    return f'<ul class="terms">{"".join(items)}</ul>' if items else "\u2013"
 
 
-def _offer(offer: Mapping[str, Any]) -> str:
+def _offer(scenario: str, offer: Mapping[str, Any]) -> str:
     items = []
-    for key, value in offer.items():
-        shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
-        if key == "sha256":
-            items.append(f'<dt>sha256</dt><dd class="mono" title="{e.text(shown)}">{e.clip(shown, 17)}</dd>')
-        else:
-            items.append(f"<dt>{e.text(key)}</dt><dd>{e.clip(shown, 300)}</dd>")
-    return f'<dl class="facts">{"".join(items)}</dl>' if items else "\u2013"
+    for label, text in offer_items(scenario, offer):
+        body = "<br>".join(e.text(line).replace("  ", "\u00a0\u00a0") for line in text.split("\n"))
+        items.append(f"<dt>{e.text(label)}</dt><dd>{body}</dd>")
+    if isinstance(offer.get("sha256"), str):
+        items.append(f'<dt>digest</dt><dd><details><summary>SHA-256</summary><span class="mono">'
+                     f"{e.text(offer['sha256'])}</span></details></dd>")
+    return f'<dl class="facts offer">{"".join(items)}</dl>' if items else "\u2013"
 
 
-def _source_cell(source_id: Any, task: Any, anchors: Mapping[str, str]) -> str:
-    sid = source_id if isinstance(source_id, str) else str(source_id)
-    name = e.clip(sid, 60, keep_end=True)
-    link = f'<a href="#{anchors[sid]}">{name}</a>' if sid in anchors else name
-    return f'{link}<br><span class="muted">{e.text(task)}</span>' if task else link
+def _chance(s: Mapping[str, Any]) -> str:
+    p = p_gain(s)
+    if p is None:
+        return '<span class="muted">not estimated</span>'
+    return f'{p:.0%}<br><span class="muted">helped in about {round(p * 10)} of 10 similar cases</span>'
 
 
-def _scenario(scenario: str, suggestions: list[Any], anchors: Mapping[str, str]) -> str:
-    title, blurb = SCENARIO_TEXT.get(scenario, (scenario, ""))
+def _scenario(report: Report, scenario: str, names: Mapping[str, SourceName], anchors: Mapping[str, str]) -> str:
+    title = SCENARIO_TITLES.get(scenario, scenario)
     head = (f'<section class="scenario" id="plan-{e.text(scenario)}" data-scenario="{e.text(scenario)}">'
-            f"<h3>{e.text(title)}</h3><p class=\"muted\">{e.text(blurb)}</p>")
-    if not suggestions:
-        return head + '<p class="empty">No source offers this (see exclusions below).</p></section>'
+            f"<h3>{e.text(title)}</h3><p class=\"muted\">{e.text(SCENARIO_BLURB.get(scenario, ''))}</p>")
+    listed = suggestions(report, scenario)
+    if not listed:
+        return head + '<p class="empty">No matched source offers this (see \u201cnot suggested\u201d below).</p></section>'
     rows = []
-    for s in suggestions:
-        s = _dict(s)
-        score = _dict(s.get("score"))
+    for s in listed:
         sid = s.get("source_id")
+        name = names.get(sid) if isinstance(sid, str) else None
+        score = _dict(s.get("score"))
+        total = score.get("total")
+        closeness = (f'<br><span class="muted nowrap">closeness {name.closeness_rank} of {name.matched}</span>'
+                     if name else "")
+        why = (f'<details class="why"><summary>planner\u2019s reasoning</summary>{e.text(s.get("why"))}</details>'
+               if s.get("why") else "")
         rows.append(
             f'<tr class="suggestion-row" data-scenario="{e.text(scenario)}" data-source="{e.text(sid)}" '
-            f'data-rank="{e.text(s.get("rank"))}"><td class="num">{e.text(s.get("rank"))}</td>'
-            f"<td>{_source_cell(sid, s.get('task'), anchors)}</td>"
-            f'<td class="num">{_signed(score.get("total"))}</td><td>{_components(score)}</td>'
-            f'<td class="offer">{_offer(_dict(s.get("offer")))}</td><td class="why">{e.text(s.get("why"))}</td></tr>')
-    return (head + '<table class="suggestions"><thead><tr><th class="num">#</th><th>source</th>'
-            '<th class="num">score</th><th>score terms</th><th>offer</th><th>why</th></tr></thead>'
+            f'data-rank="{e.text(s.get("rank"))}"><td class="num" data-label="#">{e.text(s.get("rank"))}</td>'
+            f'<td data-label="source">{_who(name, sid, anchors)}{closeness}</td>'
+            f'<td data-label="chance of gain">{_chance(s)}</td>'
+            f'<td class="num" data-label="score">{e.number(total, "+.3f")}</td>'
+            f'<td data-label="score terms">{_terms(score)}{why}</td>'
+            f'<td class="offer" data-label="what you get">{_offer(scenario, _dict(s.get("offer")))}</td></tr>')
+    return (head + '<table class="suggestions stack"><thead><tr><th class="num">#</th><th>source</th>'
+            '<th>chance of gain</th><th class="num">score</th><th>score terms</th><th>what you get</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></section>')
 
 
-def plan_section(plan: Mapping[str, Any] | None, anchors: Mapping[str, str]) -> str:
-    """The ``<section id="plan">``; ``anchors`` maps a source id to the id of its detail box."""
-    out = ['<section id="plan"><h2>Transfer plan</h2>']
-    if plan is None:
+def plan_section(report: Report, anchors: Mapping[str, str]) -> str:
+    """``<section id="plan">``: per scenario the suggestions with their evidence, then who was left out and why."""
+    out = ['<section id="plan"><h2>The plan in detail</h2>']
+    if report.plan is None:
         out.append('<p class="empty">No transfer plan was made for this report.</p></section>')
         return "".join(out)
-    weights = _dict(plan.get("weights"))
+    names = source_names(report)
+    weights = _dict(report.plan.get("weights"))
     if weights:
         known = [k for k in ("similarity", "size", "classes", "keywords") if k in weights]
         keys = known + sorted(str(k) for k in weights if k not in known)
-        terms = ", ".join(f"{e.text(k)} {e.number(weights.get(k), 'g')}" for k in keys)
-        out.append(f'<p class="muted">Score = sum of weighted terms (higher = better); weights: {terms}. '
-                   "Each suggestion shows the terms and the reason in words.</p>")
-    scenarios = _dict(plan.get("scenarios"))
-    order = [s for s in SCENARIOS] + sorted(str(s) for s in scenarios if s not in SCENARIOS)
-    for scenario in order:
-        out.append(_scenario(scenario, _list(scenarios.get(scenario)), anchors))
-    excluded = [_dict(x) for x in _list(plan.get("excluded"))]
-    out.append(f"<h3>Exclusions ({len(excluded)})</h3>")
-    if excluded:
-        rows = "".join(
-            f'<tr class="exclusion-row" data-scenario="{e.text(x.get("scenario"))}" '
-            f'data-source="{e.text(x.get("source_id"))}"><td>{e.text(x.get("scenario"))}</td>'
-            f"<td>{_source_cell(x.get('source_id'), None, anchors)}</td><td>{e.text(x.get('reason'))}</td></tr>"
-            for x in excluded)
-        out.append('<table class="exclusions"><thead><tr><th>scenario</th><th>source</th><th>reason</th></tr>'
-                   f"</thead><tbody>{rows}</tbody></table>")
+        terms = ", ".join(f"{e.text(_TERM_LABEL.get(k, k))} {e.number(weights.get(k), 'g')}" for k in keys)
+        out.append(f'<p class="muted">The score ranks sources within a scenario (higher = better); it is a sum of '
+                   f"weighted terms ({terms}), not a probability. Negative totals are normal: the similarity "
+                   "term is minus the bKLD.</p>")
+    scenarios = _dict(report.plan.get("scenarios"))
+    for scenario in list(SCENARIOS) + sorted(str(s) for s in scenarios if s not in SCENARIOS):
+        out.append(_scenario(report, scenario, names, anchors))
+    left = not_suggested(report)
+    out.append(f'<h3 id="not-suggested">Not suggested ({len(left)})</h3>')
+    if left:
+        items = []
+        for who, pairs in left:
+            reasons = "".join(f'<li class="exclusion-row" data-source="{e.text(who.source)}">'
+                              f"<strong>{e.text(scen)}</strong>: {e.text(reason)}</li>" for scen, reason in pairs)
+            items.append(f'<li class="not-suggested" data-source="{e.text(who.source)}">{_who(who, who.source, anchors)}'
+                         f' <span class="muted">(closeness {who.closeness_rank} of {who.matched})</span>'
+                         f"<ul>{reasons}</ul></li>")
+        out.append(f'<ul class="not-suggested">{"".join(items)}</ul>')
     else:
-        out.append('<p class="empty">No source was left out.</p>')
+        out.append('<p class="empty">Every matched source was considered in every scenario.</p>')
     out.append("</section>")
     return "".join(out)

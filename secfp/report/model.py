@@ -21,12 +21,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import PurePath
 from typing import Any
 
 from secfp._io import canonical_json, strict_json_loads
 from secfp.errors import BadInput, UsageError
+from secfp.report._evidence import (EVIDENCE_KEYS, check_evidence, check_heatmap, comparison, query_floor,
+                                    result_evidence)
 
-__all__ = ["REPORT_KIND", "REPORT_VERSION", "QueryInfo", "SourceRow", "Report", "build_report", "format_time"]
+__all__ = ["REPORT_KIND", "REPORT_VERSION", "EVIDENCE_KEYS", "QueryInfo", "SourceRow", "Report", "build_report", "format_time"]
 
 REPORT_KIND = "secfp.report"
 REPORT_VERSION = 1
@@ -88,7 +91,7 @@ class QueryInfo:
 
 _ROW_KEYS = ("rank", "source", "distance", "variant", "verified", "issuer", "issuer_key_id", "task", "bundle_id",
              "issued_at", "expires_at", "public", "checks", "privacy", "policy_id", "data_use")
-
+_ROW_OPTIONAL = ("evidence",)
 
 @dataclass(frozen=True)
 class SourceRow:
@@ -115,6 +118,7 @@ class SourceRow:
     privacy: dict[str, Any] | None = field(default=None, hash=False)
     policy_id: str | None = None
     data_use: tuple[str, ...] = ()
+    evidence: dict[str, Any] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 1:
@@ -140,18 +144,21 @@ class SourceRow:
             object.__setattr__(self, "privacy", _json_copy(dict(self.privacy), what="privacy ledger"))
         if not self.verified and (self.issuer is not None or self.checks):
             raise BadInput("an unverified report row cannot name an issuer or checks")
+        if self.evidence is not None:
+            object.__setattr__(self, "evidence", check_evidence(self.evidence))
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in _ROW_KEYS}
         out["checks"], out["data_use"] = list(self.checks), list(self.data_use)
         out["privacy"] = copy.deepcopy(self.privacy)
+        out["evidence"] = copy.deepcopy(self.evidence)
         return out
 
     @classmethod
     def from_json(cls, obj: Any) -> SourceRow:
-        if not isinstance(obj, Mapping) or set(obj) != set(_ROW_KEYS):
-            raise BadInput(f"report row needs exactly: {', '.join(_ROW_KEYS)}")
-        return cls(**{k: obj[k] for k in _ROW_KEYS})
+        if not isinstance(obj, Mapping) or not set(_ROW_KEYS) <= set(obj) <= {*_ROW_KEYS, *_ROW_OPTIONAL}:
+            raise BadInput(f"report row needs exactly: {', '.join(_ROW_KEYS)} (and optionally evidence)")
+        return cls(**{k: obj[k] for k in (*_ROW_KEYS, *_ROW_OPTIONAL) if k in obj})
 
 
 @dataclass(frozen=True)
@@ -165,10 +172,20 @@ class Report:
     rows: tuple[SourceRow, ...]
     plan: dict[str, Any] | None = field(default=None, hash=False)
     notes: tuple[str, ...] = ()
+    query_task: str | None = None
+    query_floor: float | None = None
+    heatmap: dict[str, str] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if not all(isinstance(v, str) for v in (self.title, self.generated_at, self.variant)):
             raise BadInput("report title, generated_at and variant must be strings")
+        _opt_str(self.query_task, "query_task")
+        if self.query_floor is not None and (isinstance(self.query_floor, bool)
+                                             or not isinstance(self.query_floor, int | float)
+                                             or not math.isfinite(self.query_floor)):
+            raise BadInput("report query_floor must be a finite number or null")
+        if self.heatmap is not None:
+            object.__setattr__(self, "heatmap", check_heatmap(self.heatmap))
         if not isinstance(self.query, QueryInfo):
             raise BadInput("report query must be a QueryInfo")
         if not isinstance(self.rows, tuple | list) or not all(isinstance(r, SourceRow) for r in self.rows):
@@ -185,21 +202,27 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {"v": REPORT_VERSION, "kind": REPORT_KIND, "title": self.title, "generated_at": self.generated_at,
                 "query": self.query.to_json(), "variant": self.variant, "rows": [r.to_json() for r in self.rows],
-                "plan": copy.deepcopy(self.plan), "notes": list(self.notes)}
+                "plan": copy.deepcopy(self.plan), "notes": list(self.notes), "query_task": self.query_task,
+                "query_floor": self.query_floor, "heatmap": copy.deepcopy(self.heatmap)}
 
     @classmethod
     def from_json(cls, obj: Any) -> Report:
-        """Strict parse of :meth:`to_json`'s output (exact keys, version 1); raises BadInput."""
+        """Strict parse of :meth:`to_json`'s output (exact keys, version 1); raises BadInput.
+
+        ``query_task``, ``query_floor`` and ``heatmap`` may be absent (reports written before they existed).
+        """
         keys = {"v", "kind", "title", "generated_at", "query", "variant", "rows", "plan", "notes"}
-        if not isinstance(obj, Mapping) or set(obj) != keys:
-            raise BadInput(f"a report needs exactly: {', '.join(sorted(keys))}")
+        if not isinstance(obj, Mapping) or not keys <= set(obj) <= keys | {"query_task", "query_floor", "heatmap"}:
+            raise BadInput(f"a report needs exactly: {', '.join(sorted(keys))} (and optionally query_task, "
+                           "query_floor)")
         if obj["kind"] != REPORT_KIND or type(obj["v"]) is not int or obj["v"] != REPORT_VERSION:
             raise BadInput(f"not a version-{REPORT_VERSION} {REPORT_KIND} document")
         if not isinstance(obj["rows"], list):
             raise BadInput("report rows must be a list")
         return cls(title=obj["title"], generated_at=obj["generated_at"], query=QueryInfo.from_json(obj["query"]),
                    variant=obj["variant"], rows=tuple(SourceRow.from_json(r) for r in obj["rows"]),
-                   plan=obj["plan"], notes=obj["notes"])
+                   plan=obj["plan"], notes=obj["notes"], query_task=obj.get("query_task"),
+                   query_floor=obj.get("query_floor"), heatmap=obj.get("heatmap"))
 
 
 def _task_name(card: Any) -> str | None:
@@ -208,8 +231,9 @@ def _task_name(card: Any) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _row(result: Any, statement: Any, variant: str) -> SourceRow:
-    base = {"rank": result.rank, "source": str(result.source), "distance": result.distance, "variant": variant}
+def _row(result: Any, statement: Any, variant: str, evidence: dict[str, Any] | None = None) -> SourceRow:
+    base = {"rank": result.rank, "source": str(result.source), "distance": result.distance, "variant": variant,
+            "evidence": evidence}
     if statement is None:
         return SourceRow(verified=False, **base)
     policy = statement.policy if isinstance(statement.policy, Mapping) else None
@@ -241,6 +265,9 @@ def build_report(
     now: datetime,
     title: str | None = None,
     notes: Sequence[str] = (),
+    query_task: str | None = None,
+    evidence: Mapping[str, Mapping[str, Any]] | None = None,
+    best_match_fp: Any = None,
 ) -> Report:
     """Assemble a :class:`Report` from a ranking, its sources' statements and a plan.
 
@@ -250,6 +277,14 @@ def build_report(
     (silently calling it unsigned would hide a caller's bug). ``plan`` is a
     ``TransferPlan`` (anything with ``to_json()``) or None. ``notes`` are added after
     the notes this function writes itself (unsigned sources, expiry since verification).
+
+    ``query_task`` is our task's name (from our card); the title uses it, else the last
+    part of ``query_name`` (a file name). Distance evidence per source (see
+    :data:`EVIDENCE_KEYS`) is read from the ranking results' attributes when the matcher
+    provides it, and from ``evidence[source]``; absent fields are simply not shown. The
+    query's floor (bKLD of the query to an exact copy of itself) is computed here when
+    the results do not carry it. ``best_match_fp`` (the fingerprint of ``ranking[0]``)
+    adds the side-by-side heat map of our task and its closest source.
     """
     generated_at = format_time(now)
     if not ranking:
@@ -260,7 +295,11 @@ def build_report(
     features, bins = (int(x) for x in query_fp.counts.shape)
     query = QueryInfo(name=str(query_name), spec_id=query_fp.spec_id, n=int(query_fp.n), noisy=bool(query_fp.noisy),
                       features=features, bins=bins)
-    rows = tuple(_row(r, statements[r.source], variant) for r in ranking)
+    planned = _planned_evidence(plan.to_json() if plan is not None else None)
+    rows = tuple(_row(r, statements[r.source], variant,
+                      result_evidence(r, (evidence or {}).get(r.source), planned.get(r.source))) for r in ranking)
+    floors = [r.evidence["distance_floor"] for r in rows if r.evidence and "distance_floor" in r.evidence]
+    floor = floors[0] if floors else query_floor(query_fp, variant)
     auto: list[str] = []
     unsigned = [r.source for r in rows if not r.verified]
     if unsigned:
@@ -270,11 +309,32 @@ def build_report(
     if expired:
         auto.append(f"{len(expired)} statements have expired since they were verified; ask their issuers for new ones.")
     return Report(
-        title=title if title is not None else f"secfp report: sources for {query_name}",
+        title=title if title is not None else _title(query_task, str(query_name)),
         generated_at=generated_at,
         query=query,
         variant=variant,
         rows=rows,
         plan=plan.to_json() if plan is not None else None,
         notes=(*auto, *notes),
+        query_task=query_task,
+        query_floor=floor,
+        heatmap=comparison(query_fp, best_match_fp, rows[0], query_task or str(query_name)),
     )
+
+
+def _planned_evidence(plan: Any) -> dict[str, Mapping[str, Any]]:
+    """Distance evidence a planner put on its suggestions (or under ``distance``), per source id."""
+    out: dict[str, Mapping[str, Any]] = {}
+    scenarios = plan.get("scenarios") if isinstance(plan, Mapping) else None
+    for listed in (scenarios or {}).values() if isinstance(scenarios, Mapping) else ():
+        for s in listed if isinstance(listed, list) else ():
+            if isinstance(s, Mapping) and isinstance(s.get("source_id"), str):
+                inner = s.get("evidence") if isinstance(s.get("evidence"), Mapping) else s
+                out.setdefault(s["source_id"], inner)
+    return out
+
+
+def _title(task: str | None, query_name: str) -> str:
+    if task:
+        return f"Transfer sources for {task}"
+    return f"Transfer sources for {PurePath(query_name).name or query_name}"

@@ -147,7 +147,7 @@ def test_plan_prints_scenarios_and_json(site, tmp_path):
     args = ("plan", query, "--pool", site.pool, "--key", site.key, "--trust", site.trust)
     text = site.run(*args)
     assert text.exit_code == 0, text.output
-    assert "== cotraining ==" in text.stdout and "cannot be shared" in text.stdout
+    assert "Co-training:" in text.stdout and "cannot be shared" in text.stdout
     doc = json.loads(site.run(*args, "--json", "--top", "1").stdout)
     assert set(doc) >= {"v", "weights", "scenarios", "excluded", "query", "pool", "data_use_purpose"}
     assert len(doc["scenarios"]["architecture"]) == 1 and doc["query"]["verified"] is False

@@ -89,21 +89,36 @@ def test_rows_carry_stable_classes_and_data_attributes(scenario, report):
     verified = {r["attrs"]["data-source"]: r["attrs"]["data-verified"] for r in rows}
     assert verified == {scenario.labels["ct"]: "true", scenario.labels["us"]: "true",
                         scenario.labels["fundus"]: "false"}
-    bars = dom.find("g", "bar")
+    bars = dom.find("div", "bar-row")
     assert [b["attrs"]["data-source"] for b in bars] == [m.source for m in scenario.ranking]
-    assert [b["attrs"]["id"] for b in dom.find("section", "source-detail")] == ["src-1", "src-2", "src-3"]
+    details = [d for d in dom.find("details", "source-detail") if d["attrs"].get("data-source")]
+    assert [d["attrs"]["id"] for d in details] == ["src-1", "src-2", "src-3"]
+    assert [d["attrs"]["data-source"] for d in details] == [m.source for m in scenario.ranking]
 
 
-def test_each_row_shows_issuer_checks_ledger_and_terms(scenario, report):
+def test_each_row_shows_institution_status_privacy_and_terms(scenario, report):
     dom = DOM(render_html(report))
     rows = {r["attrs"]["data-source"]: r["text"] for r in dom.find("tr", "source-row")}
     us = rows[scenario.labels["us"]]
     epsilon = scenario.statements[scenario.labels["us"]].privacy["epsilon"]
-    for word in ("carol", "verified", "decryption", "audience", "discrete_gaussian", f"\u03b5 = {epsilon:.4g}",
-                 "\u03b4 = 1e-05", "\u03c3 = ", "HMB", "NCU", "IRB"):
+    for word in ("carol", "verified", "DP", f"\u03b5 = {epsilon:.3g}", "HMB", "NCU", "IRB"):
         assert word in us, word
     assert "alice" in rows[scenario.labels["ct"]] and "no DP" in rows[scenario.labels["ct"]]
-    assert "unsigned" in rows[scenario.labels["fundus"]] and "no ledger" in rows[scenario.labels["fundus"]]
+    assert "unsigned" in rows[scenario.labels["fundus"]] and "no privacy claim" in rows[scenario.labels["fundus"]]
+
+
+def test_each_detail_holds_checks_keys_and_the_ledger(scenario, report):
+    dom = DOM(render_html(report))
+    details = {d["attrs"]["data-source"]: d for d in dom.find("details", "source-detail") if d["attrs"].get("data-source")}
+    us = details[scenario.labels["us"]]
+    statement = scenario.statements[scenario.labels["us"]]
+    for word in (f"all {len(statement.checks)} checks passed", "decryption", "audience", "discrete_gaussian",
+                 "\u03b4 (delta)1e-05", "\u03c3 (noise scale per count)", statement.bundle_id,
+                 statement.issuer_key_id, "ethics approval required"):
+        assert word in us["text"], word
+    # Verified sources stay collapsed; the unsigned file opens by itself: it needs attention.
+    assert "open" not in us["attrs"]
+    assert "open" in details[scenario.labels["fundus"]]["attrs"]
 
 
 def test_plan_shows_every_scenario_with_why_terms_and_exclusions(scenario, report):
@@ -117,10 +132,9 @@ def test_plan_shows_every_scenario_with_why_terms_and_exclusions(scenario, repor
     assert first.why in suggestions[0]["text"]
     for name in ("similarity", "size", "classes", "keywords"):
         assert name in suggestions[0]["text"]
-    exclusions = dom.find("tr", "exclusion-row")
-    assert [(x["attrs"]["data-scenario"], x["attrs"]["data-source"]) for x in exclusions] == [
-        ("cotraining", scenario.labels["ct"])]
-    assert "cannot be shared" in exclusions[0]["text"]
+    exclusions = dom.find("li", "exclusion-row")
+    assert [x["attrs"]["data-source"] for x in exclusions] == [scenario.labels["ct"]]
+    assert "co-training" in exclusions[0]["text"] and "cannot be shared" in exclusions[0]["text"]
 
 
 def test_report_without_plan_says_so(report):

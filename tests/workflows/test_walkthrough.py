@@ -19,6 +19,6 @@ def test_walkthrough_runs_end_to_end(tmp_path, torch_home):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "exit code: 5" in result.stdout  # the refused public export
     assert result.stdout.count("chain intact") == 4
-    assert "== architecture ==" in result.stdout and "== cotraining ==" in result.stdout
+    assert "Recommendation" in result.stdout and "Co-training:" in result.stdout
     html = (out / "newcomer" / "report.html").read_text()
     assert "radboud" in html and "<script" not in html.lower()
