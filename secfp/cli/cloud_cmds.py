@@ -103,9 +103,9 @@ def pool_sync(
     now = _now()
     ref, client = _client(reference, username=username, password_env=password_env, ca_file=ca_file,
                           plain_http=plain_http)
-    receiver = pool_receiver(key=key, trust=trust, policy=policy, audit_log=audit_log, now=now)
+    receiver, unlock = pool_receiver(key=key, trust=trust, policy=policy, audit_log=audit_log, now=now)
     store = _open(pool, create=True)
-    report = sync_pool(ref, client=client, store=store, receiver=receiver, now=now)
+    report = sync_pool(ref, client=client, store=store, receiver=receiver, key=unlock, now=now)
     if as_json:
         print_json(report.to_json())
     else:

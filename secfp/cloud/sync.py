@@ -9,7 +9,7 @@ For each artifact (``REPOSITORY:TAG``) below the reference, in order:
    digest and a size within the bundle cap, all **before** the layer is downloaded
    (:class:`ArtifactRejected`, exit 3); a layer digest seen before -> ``seen``;
 4. the layer, read up to its announced size; the bytes must hash to its digest (exit 4);
-5. :func:`secfp.cloud._adapter.add_to_pool`: verify, ledger, import policy, audit, store
+5. :func:`secfp.workflows.use.add_bundle` (what ``pool add`` runs): verify, ledger, import policy, audit, store
    (exactly ``pool add``); outcomes ``added`` or ``present``, else ``refused``;
 6. the manifest and layer digests are remembered (saved after each artifact: a sync
    broken off resumes where it stopped).
@@ -32,7 +32,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from secfp.cloud._adapter import add_to_pool
+from secfp.workflows.use import KeyOnDemand, add_bundle
 from secfp.cloud.artifact import MAX_BLOB_BYTES, parse_manifest
 from secfp.cloud.client import RegistryClient
 from secfp.cloud.reference import RegistryRef
@@ -113,9 +113,10 @@ def _artifacts(client: RegistryClient, ref: RegistryRef) -> list[tuple[str, str]
 
 
 class _Sync:
-    def __init__(self, *, client: RegistryClient, ref: RegistryRef, store: Any, receiver: Any, now: datetime,
+    def __init__(self, *, client: RegistryClient, ref: RegistryRef, store: Any, receiver: Any, key: KeyOnDemand | None,
+                 now: datetime,
                  max_blob_bytes: int) -> None:
-        self.client, self.ref, self.store, self.receiver, self.now = client, ref, store, receiver, now
+        self.client, self.ref, self.store, self.receiver, self.key, self.now = client, ref, store, receiver, key, now
         self.max_blob_bytes = max_blob_bytes
         self.seen = SeenDigests.load(store.directory)
 
@@ -161,7 +162,7 @@ class _Sync:
         if data is None or digest in done:
             return ArtifactOutcome(name, "seen", digest)
         try:
-            result = add_to_pool(self.store, data, receiver=self.receiver, now=self.now, label=name)
+            result = add_bundle(self.store, data, receiver=self.receiver, now=self.now, label=name, key=self.key)
         except SecfpError as exc:
             return ArtifactOutcome(name, "refused", digest, exit_code=exc.exit_code, reason=exc.diagnostics())
         bundle_id = result.entry.bundle_id
@@ -171,6 +172,7 @@ class _Sync:
 
 
 def sync_pool(ref: RegistryRef, *, client: RegistryClient, store: Any, receiver: Any, now: datetime,
+              key: KeyOnDemand | None = None,
               max_blob_bytes: int = MAX_BLOB_BYTES) -> SyncReport:
     """Sync every artifact below ``ref`` into ``store`` (see the module docstring); audited, resumable, idempotent.
 
@@ -184,7 +186,8 @@ def sync_pool(ref: RegistryRef, *, client: RegistryClient, store: Any, receiver:
     except Timeout:
         raise UsageError(f"another pool sync into {store.directory} is running") from None
     try:
-        sync = _Sync(client=client, ref=ref, store=store, receiver=receiver, now=now, max_blob_bytes=max_blob_bytes)
+        sync = _Sync(client=client, ref=ref, store=store, receiver=receiver, key=key, now=now,
+                     max_blob_bytes=max_blob_bytes)
         try:
             artifacts = _artifacts(client, ref)
         except SecfpError as exc:
