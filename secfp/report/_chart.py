@@ -55,8 +55,13 @@ def distance_bars(rows: Sequence[SourceRow], labels: Sequence[str], *, floor: fl
             f'<span class="bar-track"><span class="bar {kind}" style="width:{width:.2f}%"></span>{whisker}</span>'
             f'<span class="bar-value">{row.distance:.3f}</span></div>')
     out.append("</div>")
-    axis = (f"Bars start at our task's own floor, bKLD {floor:.3f} (a copy of our fingerprint would sit there)"
-            if floor is not None and low == floor else "Bars start at bKLD 0")
+    if floor is not None and low == floor:
+        axis = f"Bars start at our task's own floor, bKLD {floor:.3f} (a copy of our fingerprint would sit there)"
+    elif floor is not None:
+        axis = (f"Bars start at bKLD {low:.3f}, since a source lies below our task's own floor, bKLD {floor:.3f} "
+                "(where a copy of our fingerprint would sit)")
+    else:
+        axis = "Bars start at bKLD 0"
     distances = sorted(r.distance for r in rows)
     gaps = [b - a for a, b in zip(distances, distances[1:])]
     if have_noise:

@@ -27,7 +27,7 @@ from secfp.exchange import TrustStore, VerifiedStatement, open_bundle, seal_bund
 from secfp.fingerprint.histogram import Fingerprint  # noqa: E402
 from secfp.cards.task_card import TaskCard  # noqa: E402
 from secfp.matching.ranking import MatchResult, rank_sources  # noqa: E402
-from secfp.planning.planner import Candidate, TransferPlan, plan_transfer  # noqa: E402
+from secfp.planning.planner import FITTED_WEIGHTS, Candidate, TransferPlan, plan_transfer  # noqa: E402
 
 SCRIPT_NAME = "<script>alert(1)</script> ultrasound"
 POLICY_DIGEST = "d1" * 32
@@ -97,7 +97,9 @@ def build_scenario(fps: dict[str, Fingerprint], spec: Any) -> Scenario:
                   for r in ranking if statements[r.source] is not None]
     query_card = TaskCard.from_json(card_json("our CT task", images=500, classes=2, modality="CT", share=False,
                                               keywords=("abdomen",)))
-    plan = plan_transfer(candidates, query_card=query_card)
+    # The four-term linear planner gives no p_gain: the scenario shows how the report degrades without it
+    # (tests add p_gain where they need it).
+    plan = plan_transfer(candidates, query_card=query_card, weights=FITTED_WEIGHTS)
     return Scenario(fps["ct_a"], ranking, statements, plan, labels)
 
 
