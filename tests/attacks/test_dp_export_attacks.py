@@ -95,7 +95,7 @@ def test_a_fingerprint_file_cannot_satisfy_min_source_images(sample_tasks, defau
     from secfp.fingerprint.histogram import save_fingerprint
     from secfp.fingerprint.pipeline import fingerprint_paths
 
-    run = fingerprint_paths([sample_tasks["histology"][0]], spec=default_spec, samples=5000 // 250)
+    run = fingerprint_paths([sample_tasks["histology"][0]], spec=default_spec, samples=20)
     save_fingerprint(run.fingerprint, tmp_path / "fp.json")
     policy = load_policy(_policy(tmp_path, dp=False), now=NOW)
     plan = _plan(tmp_path / "fp.json", default_spec, policy=policy, dp=None)
