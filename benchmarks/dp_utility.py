@@ -2,7 +2,17 @@
 
 Run:  python benchmarks/dp_utility.py [--cache DIR] [--json-out FILE] [--trials 20]
                                       [--records 300 | --records-per-image K] [--sample-rate 1]
-                                      [--bins 100 20] [--epsilons 8 4 2 1 0.5] [--noise-seed S]
+                                      [--max-images-per-unit K] [--bins 100 20]
+                                      [--epsilons 8 4 2 1 0.5] [--noise-seed S]
+      python benchmarks/dp_utility.py --units-table [--epsilons ...] [--ks 1 4 16]
+
+Patient-level utility. ``--max-images-per-unit K`` groups a half's records into units of K
+consecutive records (record r is image r mod N, so a unit holds K different images of the
+half: K slices of the fMRI volume, K frames of the cine, K tiles of a CT patient) and
+calibrates the noise for K images per unit (sensitivity K sqrt(m)), as a DP export with
+``--max-images-per-unit K`` does. The number of units is then records / K. ``--units-table``
+prints, from the calibration alone (no images), sigma for each epsilon and k and the number
+of units whose k images make sigma / n = 0.05, the level at which retrieval stayed at 100%.
 
 Retrieval task. The 7 real sample tasks (``secfp.sample_tasks``) are each written as two
 halves that share no pixels. Every half is ranked, as a query, against the 7 halves of the
@@ -91,6 +101,7 @@ from secfp.sample_tasks import build_sample_tasks
 
 HALVES = ("a", "b")
 DEFAULT_EPSILONS = (8.0, 4.0, 2.0, 1.0, 0.5)
+TARGET_SIGMA_OVER_N = 0.05  # retrieval stayed at 100% up to this noise level (README, docs/dp-utility.md)
 
 Key = tuple[str, str, int]  # (task, half, bins)
 
@@ -306,12 +317,13 @@ def check_rules(fps: dict[Key, Fingerprint], tasks: list[str], bins: int, *, noi
 
 def privatize_all(
     clean: dict[Key, Fingerprint], specs: dict[int, FingerprintSpec], *, epsilon: float, delta: float, sample_rate: float,
-    rng: np.random.Generator | None,
+    rng: np.random.Generator | None, max_images_per_unit: int = 1,
 ) -> tuple[dict[Key, Fingerprint], float]:
     """One independent DP release of every half under every spec; returns them and the sigma used."""
     out, sigmas = {}, set()
     for key, fp in clean.items():
-        out[key], ledger = privatize(fp, epsilon=epsilon, delta=delta, sample_rate=sample_rate, spec=specs[key[2]], rng=rng)
+        out[key], ledger = privatize(fp, epsilon=epsilon, delta=delta, sample_rate=sample_rate, spec=specs[key[2]], rng=rng,
+                                     max_images_per_unit=max_images_per_unit, privacy_unit="volume")
         sigmas.add(ledger.sigma)
     (sigma,) = sigmas  # m is the same for every spec, so is sigma
     return out, sigma
@@ -352,7 +364,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if eps is None:
                     fps = clean
                 else:
-                    fps, sigma = privatize_all(clean, specs, epsilon=eps, delta=args.delta, sample_rate=args.sample_rate, rng=rng)
+                    fps, sigma = privatize_all(clean, specs, epsilon=eps, delta=args.delta, sample_rate=args.sample_rate, rng=rng,
+                                               max_images_per_unit=args.max_images_per_unit)
                     if trial == 0:
                         for b in specs:
                             agree = set(check_rules(fps, tasks, b, noisy=True))
@@ -362,7 +375,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     for rule in RULES:
                         per[(b, rule.name)].append(partner_ranks(fps, tasks, b, rule, memo))
             if eps is not None:
-                cal = cached_calibrate(epsilon=eps, delta=args.delta, sample_rate=args.sample_rate, contributions=base.num_features)
+                cal = cached_calibrate(epsilon=eps, delta=args.delta, sample_rate=args.sample_rate, contributions=base.num_features,
+                                       max_images_per_unit=args.max_images_per_unit)
                 calibrations[f"{eps:g}"] = {
                     "sigma": cal.sigma, "noise_multiplier": cal.noise_multiplier, "declared_epsilon": cal.epsilon,
                     "accountants": [a.to_json() for a in cal.accountants], "sigma_over_mean_n": cal.sigma / n_mean,
@@ -388,6 +402,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "dp_utility",
         "config": {
             "spec": base.spec_id, "bins": list(specs), "records": records.describe(), "records_label": records.label,
+            "max_images_per_unit": args.max_images_per_unit, "mean_units": n_mean / args.max_images_per_unit,
             "sample_rate": args.sample_rate, "delta": args.delta, "epsilons": list(args.epsilons), "trials": args.trials,
             "sampling_seed": args.seed, "noise": "os.urandom" if args.noise_seed is None else f"seeded generator {args.noise_seed}",
             "queries_per_trial": 2 * len(tasks), "tasks": tasks, "headline_rules": list(HEADLINE),
@@ -444,8 +459,27 @@ def print_tables(report: dict[str, Any]) -> None:
           f"{report['machine']}")
 
 
+def units_table(args: argparse.Namespace) -> dict[str, Any]:
+    """sigma per (epsilon, k) from the calibration, and the units that make sigma / n = 0.05 at n = k units."""
+    base = load_spec(args.spec)
+    rows = []
+    print(f"units needed for sigma / n <= {TARGET_SIGMA_OVER_N} (m = {base.num_features}, delta {args.delta:g}, q 1)")
+    print(f"{'epsilon':>8} {'k':>3} {'sigma':>10} {'sigma/k':>9} {'units':>7}")
+    for eps in args.epsilons:
+        for k in args.ks:
+            cal = calibrate(epsilon=eps, delta=args.delta, sample_rate=1.0, contributions=base.num_features, max_images_per_unit=k)
+            units = math.ceil(cal.sigma / (TARGET_SIGMA_OVER_N * k))
+            rows.append({"epsilon": eps, "k": k, "sigma": cal.sigma, "declared_epsilon": cal.epsilon, "units_needed": units})
+            print(f"{eps:>8g} {k:>3} {cal.sigma:>10.2f} {cal.sigma / k:>9.2f} {units:>7}", flush=True)
+    return {"v": 1, "benchmark": "dp_utility.units_table", "target_sigma_over_n": TARGET_SIGMA_OVER_N, "rows": rows}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-images-per-unit", type=int, default=1,
+                        help="K: records grouped into units of K, noise calibrated for K images per unit (needs q = 1)")
+    parser.add_argument("--units-table", action="store_true", help="print sigma and the units needed per (epsilon, k), then stop")
+    parser.add_argument("--ks", type=int, nargs="+", default=[1, 4, 16], help="k values of --units-table")
     parser.add_argument("--cache", default="dp-utility-cache", help="folder for the sample tasks and clean fingerprints")
     parser.add_argument("--json-out", type=Path, help="write all results as JSON here")
     parser.add_argument("--spec", default="mobilenet_v2-b100")
@@ -460,6 +494,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the record sampling (fingerprints)")
     parser.add_argument("--noise-seed", type=int, help="draw DP noise from a seeded generator (reproducible, NOT private)")
     args = parser.parse_args(argv)
+    if args.units_table:
+        report = units_table(args)
+        if args.json_out:
+            args.json_out.write_text(json.dumps(report, indent=1) + "\n")
+        return
+    if args.max_images_per_unit > 1 and args.sample_rate != 1.0:
+        parser.error("--max-images-per-unit above 1 simulates units at q = 1 only")
     if args.trials < 2:
         parser.error("--trials must be at least 2 (the table reports a standard deviation)")
     report = run(args)

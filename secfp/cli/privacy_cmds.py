@@ -34,7 +34,7 @@ def explain_cmd(
     """
     from secfp.fingerprint.spec import load_spec
     from secfp.privacy.release import explain
-    from secfp.workflows.export import DPRequest, _sample_rate
+    from secfp.workflows.export import DPRequest, public_sample_rate
 
     the_policy = None
     if policy is not None:
@@ -43,7 +43,7 @@ def explain_cmd(
         from secfp.governance import load_policy
 
         the_policy = load_policy(policy, now=datetime.now(timezone.utc))
-    rate, source, notes = _sample_rate(DPRequest(epsilon=dp_epsilon, sample_rate=sample_rate), the_policy)
+    rate, source, notes = public_sample_rate(DPRequest(epsilon=dp_epsilon, sample_rate=sample_rate), the_policy)
     result = explain(epsilon=dp_epsilon, delta=dp_delta, sample_rate=rate, spec=load_spec(spec), samples=samples,
                      max_images_per_unit=max_images_per_unit, sample_rate_source=source)
     for note in notes:

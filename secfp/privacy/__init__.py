@@ -2,10 +2,10 @@
 
 - :mod:`.mechanism`: exact N_Z(0, sigma^2) samples from os.urandom (Canonne, Kamath, Steinke 2020).
 - :mod:`.accounting`: calibration and three accountants (closed-form analytic Gaussian with
-  Poisson subsampling, numerically exact discrete Gaussian, opacus PRV); the declared epsilon
-  is the largest.
-- :mod:`.ledger`: the privacy claim a bundle carries, its re-verification, and the local
-  per-dataset budget.
+  Poisson subsampling, opacus PRV, dp-accounting's discrete Gaussian PLD) for units of at most
+  k images (sensitivity k sqrt(m)); the declared epsilon is the largest.
+- :mod:`.ledger`: the privacy claim a bundle carries (unit, k, what it does not cover), its
+  re-verification bound to the fingerprint's rows, and the local per-dataset budget.
 - :mod:`.release`: ``privatize`` (noisy fingerprint + ledger) and ``explain`` (cost before release).
 """
 

@@ -57,7 +57,7 @@ from secfp.privacy import BudgetStore, PrivacyLedger, privatize
 from secfp.privacy.release import USELESS_NOISE_RELATIVE
 
 __all__ = ["DPRequest", "ExportPlan", "prepare_export", "release", "dataset_id_for", "audit_refusal",
-           "DP_PRIVATE_CARD_FIELDS", "DP_NUMERICS", "effective_budget"]
+           "DP_PRIVATE_CARD_FIELDS", "DP_NUMERICS", "effective_budget", "public_sample_rate"]
 
 Progress = Callable[[int, int], None]
 # Card fields measured on the private data: released under DP only if the policy's card allow-list names them.
@@ -210,7 +210,7 @@ def _withhold_private_fields(card: dict[str, Any] | None, policy: Policy | None)
     return out, tuple(withheld)
 
 
-def _sample_rate(dp: DPRequest, policy: Policy | None) -> tuple[float, str, tuple[str, ...]]:
+def public_sample_rate(dp: DPRequest, policy: Policy | None) -> tuple[float, str, tuple[str, ...]]:
     """q from public inputs only: the flag (capped at the policy's), else the policy's, else 1."""
     cap = policy.export.dp_sample_rate if policy is not None and policy.export is not None else None
     if dp.sample_rate is None:
@@ -325,7 +325,7 @@ def _dp_release(
     from secfp.fingerprint.pipeline import fingerprint_poisson
     from secfp.fingerprint.units import DEFAULT_MAX_IMAGES_PER_UNIT, assign_units, read_unit_map
 
-    rate, rate_source, warnings = _sample_rate(dp, policy)
+    rate, rate_source, warnings = public_sample_rate(dp, policy)
     warnings = list(warnings)
     scanned = scan([str(p) for p in inputs])
     units = assign_units(scanned, privacy_unit=dp.privacy_unit,

@@ -69,6 +69,11 @@ def test_ledgers_of_n_and_n_plus_one_units_cannot_be_told_apart(n_and_n_plus_one
     assert plans[0].numerics == plans[1].numerics == "channels-last"
     # Gates see only the noisy estimates.
     assert all(p.counts_kind == "dp_estimate" and p.source_image_count == round(p.fingerprint.n / 1.0) for p in plans)
+    # --dry-run shows all of it: the gates' inputs, the numeric path, q's origin, what is not covered, the warnings.
+    shown = plans[0].to_json(now=NOW)
+    assert shown["gates"]["counts"] == "dp_estimate" and shown["numerics"] == "channels-last"
+    assert shown["sample_rate_source"] == "default" and shown["not_covered_by_privacy"] == []
+    assert any("not one patient" in w for w in shown["warnings"])
 
 
 def test_private_card_fields_are_withheld_under_dp_and_the_ledger_names_what_it_does_not_cover(
@@ -95,7 +100,7 @@ def test_a_fingerprint_file_cannot_satisfy_min_source_images(sample_tasks, defau
     from secfp.fingerprint.histogram import save_fingerprint
     from secfp.fingerprint.pipeline import fingerprint_paths
 
-    run = fingerprint_paths([sample_tasks["histology"][0]], spec=default_spec, samples=5000 // 250)
+    run = fingerprint_paths([sample_tasks["histology"][0]], spec=default_spec, samples=20)
     save_fingerprint(run.fingerprint, tmp_path / "fp.json")
     policy = load_policy(_policy(tmp_path, dp=False), now=NOW)
     plan = _plan(tmp_path / "fp.json", default_spec, policy=policy, dp=None)

@@ -15,7 +15,7 @@ import pytest
 
 from secfp.errors import VerificationError
 from secfp.fingerprint.histogram import Fingerprint
-from secfp.privacy.accounting import AccountantRecord, account, calibrate
+from secfp.privacy.accounting import account, calibrate
 from secfp.privacy.ledger import PrivacyLedger
 from secfp.workflows.receive import check_privacy_claim
 

@@ -62,3 +62,21 @@ def test_explain_with_impossible_target_exits_2(spec_file: Path, args: tuple[str
 
 def test_explain_with_unknown_spec_exits_3() -> None:
     assert _run("--dp-epsilon", "1", "--spec", "no-such-spec").exit_code == 3
+
+
+def test_budget_list_and_show_report_spent_and_left(tmp_path: Path) -> None:
+    from secfp.cli import app
+    from secfp.privacy import BudgetStore
+
+    store = BudgetStore(tmp_path / "budgets", total_epsilon=10.0)
+    store.charge("content:abc", epsilon=1.5, delta=1e-6, label="export to a.bundle")
+    store.charge("content:abc", epsilon=2.0, delta=1e-6, label="export to b.bundle")
+    store.charge("ct-2024", epsilon=4.0, delta=1e-6)
+    listed = CliRunner().invoke(app, ["privacy", "budget", "list", "--budgets", str(tmp_path / "budgets"),
+                                      "--dp-budget", "5", "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = {d["dataset"]: d for d in json.loads(listed.stdout)["datasets"]}
+    assert rows["content:abc"]["spent_epsilon"] == 3.5 and rows["content:abc"]["remaining_epsilon"] == 1.5
+    assert rows["ct-2024"]["remaining_epsilon"] == 1.0 and rows["ct-2024"]["releases"] == 1
+    shown = CliRunner().invoke(app, ["privacy", "budget", "show", "content:abc", "--budgets", str(tmp_path / "budgets")])
+    assert shown.exit_code == 0 and "3.5 of 10 spent" in shown.stdout and "b.bundle" in shown.stdout
