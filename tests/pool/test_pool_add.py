@@ -7,7 +7,7 @@ import json
 import stat
 
 import pytest
-from conftest import card, make_fingerprint, snapshot
+from pool_helpers import card, make_fingerprint, snapshot
 
 from secfp.errors import DecryptionError, PolicyViolation, VerificationError
 from secfp.exchange.errors import Replayed, UntrustedSigner

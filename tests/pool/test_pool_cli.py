@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import typer
-from conftest import card, make_fingerprint
+from pool_helpers import card, make_fingerprint
 from typer.testing import CliRunner
 
 from secfp.cli import _SecfpGroup

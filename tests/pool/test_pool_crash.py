@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import snapshot
+from pool_helpers import snapshot
 
 from secfp.pool import store as pool_module
 from secfp.pool.store import Pool
@@ -36,7 +36,7 @@ KILL_SCRIPT = textwrap.dedent("""
     import os, sys
     from pathlib import Path
     sys.path[:0] = [{tests!r}, {exchange!r}]
-    from conftest import World
+    from pool_helpers import World
     from secfp_peers import PeerSimulator
     from secfp.pool import store as pool_module
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import card, make_fingerprint
+from pool_helpers import card, make_fingerprint
 
 from secfp.governance import Purpose
 from secfp.cards.task_card import TaskCard

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from conftest import card, make_fingerprint, trust_without
+from pool_helpers import card, make_fingerprint, trust_without
 
 from secfp.errors import IncompatibleFingerprints, UsageError
 from secfp.fingerprint.histogram import Fingerprint

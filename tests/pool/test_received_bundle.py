@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from conftest import card, make_fingerprint
+from pool_helpers import card, make_fingerprint
 
 from secfp.cards.task_card import TaskCard
 from secfp.errors import AuditChainBroken
