@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from secfp.report import _escape as e
+import secfp.report._escape as e
 from secfp.report.model import SourceRow
 
 __all__ = ["distance_bars"]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from secfp.planning.planner import SCENARIOS
-from secfp.report import _escape as e
+import secfp.report._escape as e
 from secfp.report._knowledge import offer_items
 from secfp.report.model import Report
 from secfp.report.summary import (SCENARIO_TITLES, SourceName, not_suggested, p_gain, scenario_summaries,

@@ -29,7 +29,7 @@ from typing import Any
 
 from secfp import __version__
 from secfp._io import atomic_write_text
-from secfp.report import _escape as e
+import secfp.report._escape as e
 from secfp.report._chart import distance_bars
 from secfp.report._duo import duo_id, duo_label
 from secfp.report._knowledge import yes_no
