@@ -209,7 +209,8 @@ def _plan_report(*, query: Path, fp: Any, ranking: Any, the_plan: Any, query_car
 
     return build_report(query_name=str(query), query_fp=fp, ranking=list(ranking.matches),
                         statements=ranking.statements(), plan=the_plan, variant=ranking.variant, now=now,
-                        query_task=query_card.name if query_card is not None else None, best_match_fp=best_fp)
+                        query_task=query_card.name if query_card is not None else None, best_match_fp=best_fp,
+                        evidence=ranking.evidence())
 
 
 def _best_match_fingerprint(store: Any, ranking: Any, *, receiver: Any, unlock: Any, now: datetime) -> Any:

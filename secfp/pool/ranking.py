@@ -17,11 +17,12 @@ policy, not data, so the codes do not gate them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from secfp.errors import UsageError
 from secfp.governance import Purpose, incompatibilities
+from secfp.matching.uncertainty import MatchUncertainty
 from secfp.planning.planner import SCENARIOS, Candidate, Exclusion, TransferPlan, plan_transfer
 from secfp.pool._schema import PoolEntry
 
@@ -67,10 +68,32 @@ class PoolRanking:
     other_specs: Mapping[str, int]
     considered: int
     cached: bool
+    #: Bundle id -> the distance's floor, bootstrap interval and tie group, for the closest
+    #: matches (:func:`secfp.matching.uncertainty.explain_matches`); empty when not asked for.
+    uncertainty: Mapping[str, MatchUncertainty] = field(default_factory=dict)
 
     def statements(self) -> dict[str, PoolEntry]:
         """Source -> entry, for ``secfp.report.build_report(statements=...)``."""
         return {m.source: m.entry for m in self.matches}
+
+    def evidence(self) -> dict[str, dict[str, Any]]:
+        """Source -> distance evidence for ``secfp.report.build_report(evidence=...)``.
+
+        The percentile is the share of the whole ranking at or closer than the source (lower
+        = closer); ``tied`` says the source is within noise of the closest source.
+        """
+        n = len(self.matches)
+        first = self.uncertainty.get(self.matches[0].source) if self.matches else None
+        out = {}
+        for m in self.matches:
+            u = self.uncertainty.get(m.source)
+            if u is None:
+                continue
+            out[m.source] = {"distance_floor": u.distance_floor, "distance_low": u.distance_ci[0],
+                             "distance_high": u.distance_ci[1],
+                             "pool_percentile": 100.0 * (m.rank - 1) / (n - 1) if n > 1 else 0.0,
+                             "tied": first is not None and m.rank > 1 and u.tie_group == first.tie_group}
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {"spec_id": self.spec_id, "variant": self.variant, "considered": self.considered,
@@ -116,7 +139,11 @@ def plan_from_ranking(ranking: PoolRanking, *, query_card: Any = None, top: int 
             excluded += [Exclusion(s, match.source, f"its task card cannot be used: {match.entry.card_error}")
                          for s in SCENARIOS]
             continue
-        candidates.append(Candidate(match.source, match.distance, card))
+        u = ranking.uncertainty.get(match.source)
+        candidates.append(Candidate(match.source, match.distance, card,
+                                    distance_floor=u.distance_floor if u is not None else None,
+                                    distance_ci=u.distance_ci if u is not None else None,
+                                    tie_group=u.tie_group if u is not None else None))
     rule = cotraining_data_use_rule({m.source: m.entry.data_use for m in ranking.matches},
                                     purpose if purpose is not None else DEFAULT_PURPOSE)
 

@@ -51,6 +51,7 @@ from secfp.fingerprint.histogram import Fingerprint
 from secfp.governance import AuditEvent, ImportFacts, Policy, Purpose, append_event, evaluate_import
 from secfp.matching.bkld import VARIANTS
 from secfp.matching.ranking import MatchResult, rank_sources
+from secfp.matching.uncertainty import explain_matches
 from secfp.planning.planner import Candidate, TransferPlan
 from secfp.pool._schema import PoolEntry
 from secfp.pool.ranking import DEFAULT_PURPOSE, PoolMatch, PoolRanking, Skipped, plan_from_ranking
@@ -255,8 +256,13 @@ def rank_files(query_name: str, query: Loaded, sources: Mapping[str, Loaded], *,
     return ranking
 
 
+#: How many of the closest matches get a bootstrap interval and a tie group (the bootstrap
+#: costs one dense row per explained source; beyond the first few, readers compare ranks).
+EXPLAINED_MATCHES = 20
+
+
 def _rank(pool: Pool, query: Fingerprint, *, receiver: Receiver, now: datetime, variant: str, top: int | None,
-          reverify: bool, key: KeyOnDemand | None) -> PoolRanking:
+          reverify: bool, key: KeyOnDemand | None, explain: int = 0) -> PoolRanking:
     _check_variant(variant, top)
     entries = pool.entries()
     if not entries:
@@ -301,9 +307,14 @@ def _rank(pool: Pool, query: Fingerprint, *, receiver: Receiver, now: datetime, 
     results = matrix.rank(query, variant=variant, top=top) if matrix is not None else []
     # Names are "<bundle id>.<digest>": the bundle id decides ties, as for rank_sources.
     matches = tuple(PoolMatch(by_name[r.source].bundle_id, r.distance, r.rank, by_name[r.source]) for r in results)
+    uncertainty = {}
+    if explain and matrix is not None and results:
+        column = {name: i for i, name in enumerate(matrix.names)}
+        closest = [(by_name[r.source].bundle_id, matrix.fingerprint(column[r.source])) for r in results[:explain]]
+        uncertainty = {u.source: u for u in explain_matches(query, closest, variant=variant)}
     return PoolRanking(spec_id=query.spec_id, variant=variant, matches=matches,
                        skipped=tuple(sorted(skipped, key=lambda s: s.bundle_id)), other_specs=dict(sorted(other.items())),
-                       considered=len(same), cached=cached)
+                       considered=len(same), cached=cached, uncertainty=uncertainty)
 
 
 def _reverify(pool: Pool, entry: PoolEntry, data: bytes, *, receiver: Receiver, now: datetime,
@@ -371,7 +382,7 @@ def plan_from_pool(pool_dir: Pool | str | os.PathLike[str], query_name: str, que
     """Which pooled tasks to learn from, per scenario (small-variant ranking; audited as ``plan``)."""
     pool = _pool(pool_dir)
     ranking = _rank(pool, query, receiver=receiver, now=now, variant="small", top=None,
-                    reverify=reverify, key=key)
+                    reverify=reverify, key=key, explain=EXPLAINED_MATCHES)
     stated = receiver_purpose(receiver)
     purpose = stated if stated is not None else DEFAULT_PURPOSE
     plan = plan_from_ranking(ranking, query_card=query_card, top=top, refuse=refuse, purpose=purpose)

@@ -86,3 +86,25 @@ def test_plan_suggestions_carry_what_to_take_and_why(world):
     (best,) = plan.suggestions["architecture"]
     assert best.offer["name"] == "resnet50" and "train resnet50" in best.why and "bKLD" in best.why
     assert plan.to_json()["v"] == 1
+
+
+def test_plan_suggestions_carry_the_distance_evidence_of_the_pool_ranking(world):
+    # The planner's readable distances reach the plan: the query's floor, a bootstrap interval
+    # around the measured distance, and a tie group; the report gets the same per bundle.
+    from secfp.matching.bkld import bkld
+    from secfp.workflows.use import plan_from_pool
+
+    ids = [_add(world, f"task{i}", i) for i in range(1, 4)]
+    query = make_fingerprint(seed=9)
+    result = plan_from_pool(world.pool, "query", query, receiver=world.receiver, now=world.now)
+    suggested = result.plan.suggestions["architecture"]
+    assert {s.source_id for s in suggested} == set(ids)
+    for s in suggested:
+        low, high = s.distance_ci
+        assert low <= s.distance <= high and high > low
+        assert s.distance_floor == pytest.approx(bkld(query, query, variant="small"))
+        assert isinstance(s.tie_group, int) and s.closeness_rank is not None
+    evidence = result.ranking.evidence()
+    assert set(evidence) == set(ids)
+    closest = result.ranking.matches[0].source
+    assert evidence[closest]["pool_percentile"] == 0.0 and evidence[closest]["tied"] is False
