@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from secfp.cli._options import JsonOption
 from secfp.cli._render import print_json, stderr, stdout
 
 __all__ = ["register"]
@@ -101,7 +102,7 @@ BudgetPolicy = Annotated[Optional[Path], typer.Option("--policy", help="Export p
 
 @budget_app.command("list")
 def budget_list_cmd(budgets: BudgetFolder = None, dp_budget: BudgetTotal = None, policy: BudgetPolicy = None,
-                    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False) -> None:
+                    as_json: JsonOption = False) -> None:
     """Every dataset with releases: epsilon spent (pending reservations count) and left."""
     store = _store(budgets, dp_budget, policy)
     states = store.datasets()
@@ -121,7 +122,7 @@ def budget_list_cmd(budgets: BudgetFolder = None, dp_budget: BudgetTotal = None,
 @budget_app.command("show")
 def budget_show_cmd(dataset: Annotated[str, typer.Argument(help="Dataset id (as in the export's audit record or dry run).")],
                     budgets: BudgetFolder = None, dp_budget: BudgetTotal = None, policy: BudgetPolicy = None,
-                    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False) -> None:
+                    as_json: JsonOption = False) -> None:
     """One dataset's releases, with what each cost, and what is left."""
     store = _store(budgets, dp_budget, policy)
     state = store.state(dataset)
