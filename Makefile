@@ -1,7 +1,7 @@
 # secfp: set up a virtual environment from this repository's own files, run the demo or the tests.
 #   make demo   - set up, then run the knowledge-cloud walkthrough on real images (the main job)
 #   make test   - set up, then run the test suite
-#   make test-fast - set up, then run every test that needs no real forward pass (pytest -m "not forward")
+#   make test-fast - set up, then run every test that needs no real forward pass (pytest -m "not forward", on every core)
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -39,7 +39,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not forward"
+	$(BIN)/python -m pytest -q -m "not forward" -n auto
 
 clean:
 	rm -rf $(VENV) demo-out
