@@ -49,6 +49,7 @@ def request(**changes) -> ExportRequest:
         lifetime=dt.timedelta(days=30),
         card_fields=("task.name", "task.modality"),
         data_use=(),
+        privacy_unit="patient",
     )
     values.update(changes)
     return ExportRequest(**values)
@@ -97,6 +98,13 @@ def test_hospital_default_requires_dp_with_caps_and_a_dataset_budget():
     assert reasons_export(p, delta=2e-6)[0].startswith("export.max_delta")
     assert reasons_export(p, epsilon=4.0, dataset_spent_epsilon=6.0) == ()
     assert reasons_export(p, epsilon=4.0, dataset_spent_epsilon=6.5)[0].startswith("export.dataset_epsilon_budget")
+
+
+def test_hospital_default_protects_the_patient_not_a_volume_or_an_image():
+    p = load("hospital-default.toml")
+    assert reasons_export(p, privacy_unit="patient") == ()
+    for unit in ("volume", "image", None):
+        assert reasons_export(p, privacy_unit=unit)[0].startswith("export.privacy_unit")
 
 
 def test_hospital_default_sends_only_to_named_partners_and_never_publicly():
@@ -177,6 +185,8 @@ def test_strict_export_is_tight():
     )
     assert reasons_export(p, **ok, card_fields=("knowledge.architecture.name",))[0].startswith("export.card")
     assert p.export.data_use == ("DS:MONDO:0004992", "NPUNCU", "IRB", "COL")
+    assert reasons_export(p, **ok, privacy_unit="volume")[0].startswith("export.privacy_unit")
+    assert reasons_export(p, **ok, dataset_explicit=False)[0].startswith("export.require_dataset")
 
 
 def test_strict_import_pins_issuer_spec_dp_age_and_purpose():
