@@ -20,11 +20,11 @@ import copy
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
-from secfp._io import canonical_json, strict_json_loads
+from secfp._io import canonical_json, format_utc, strict_json_loads
 from secfp.errors import BadInput, UsageError
 from secfp.report._evidence import (EVIDENCE_KEYS, check_evidence, check_heatmap, comparison, query_floor,
                                     result_evidence)
@@ -36,10 +36,11 @@ REPORT_VERSION = 1
 
 
 def format_time(value: datetime) -> str:
-    """UTC, to the second, with a ``Z``: ``2025-06-01T12:00:00Z``."""
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise UsageError("report times must be timezone-aware datetimes")
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC, to the second, with a ``Z`` (:func:`secfp._io.format_utc`); a naive time is a UsageError."""
+    try:
+        return format_utc(value)
+    except ValueError:
+        raise UsageError("report times must be timezone-aware datetimes") from None
 
 
 def _json_copy(value: Any, *, what: str) -> Any:

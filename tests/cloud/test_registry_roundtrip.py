@@ -7,6 +7,7 @@ import json
 from registry_server import PASSWORDS, requires_registry
 
 from secfp.cloud.state import SEEN_FILE
+from policy_texts import dp_import_policy  # noqa: E402
 
 pytestmark = requires_registry
 
@@ -193,27 +194,7 @@ def test_sync_of_one_tagged_artifact_takes_only_that_one(cloud, registry):
     assert json.loads(result.stdout)["counts"] == {"added": 1, "present": 0, "seen": 0, "refused": 0}
 
 
-IMPORT_POLICY = """
-[policy]
-id = "cloud-import"
-version = 1
-valid_from = 2020-01-01
-valid_until = 2100-01-01
-
-[import]
-allow_any_issuer = true
-dp_required = true
-max_epsilon = 8.0
-max_age_days = 365
-accept_any_spec = true
-
-[import.purpose]
-research_area = "biomedical"
-methods_development = true
-commercial = false
-for_profit_organisation = false
-ethics_approval = true
-"""
+IMPORT_POLICY = dp_import_policy("cloud-import")
 
 
 def test_import_policy_refuses_synced_bundles_with_exit_5_and_remembers_nothing(cloud, registry):

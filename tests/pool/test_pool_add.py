@@ -12,6 +12,7 @@ from pool_helpers import card, make_fingerprint, snapshot
 from secfp.errors import DecryptionError, PolicyViolation, VerificationError
 from secfp.exchange.errors import Replayed, UntrustedSigner
 from secfp.governance import parse_policy
+from policy_texts import dp_import_policy  # noqa: E402
 
 
 def test_verified_bundle_is_stored_byte_for_byte_with_its_facts(world):
@@ -100,27 +101,7 @@ def test_known_bundle_id_with_different_content_is_rejected_as_replay(world):
     assert (last.event, last.outcome) == ("pool-add", "failed") and "different content" in last.reasons[0]
 
 
-IMPORT_POLICY = """
-[policy]
-id = "pool-import"
-version = 1
-valid_from = 2025-01-01
-valid_until = 2026-01-01
-
-[import]
-allow_any_issuer = true
-dp_required = true
-max_epsilon = 8.0
-max_age_days = 365
-accept_any_spec = true
-
-[import.purpose]
-research_area = "biomedical"
-methods_development = true
-commercial = false
-for_profit_organisation = false
-ethics_approval = true
-"""
+IMPORT_POLICY = dp_import_policy("pool-import", valid_from="2025-01-01", valid_until="2026-01-01")
 
 
 def test_import_policy_refusal_leaves_pool_unchanged_and_is_audited(world):

@@ -16,30 +16,11 @@ from secfp.exchange import generate_identity, save_identity, seal_bundle, trust_
 from secfp.fingerprint.histogram import save_fingerprint
 from secfp.governance import read_log
 from secfp.privacy import PrivacyLedger
+from policy_texts import dp_import_policy  # noqa: E402
 
 CLI_NOW = datetime.now(timezone.utc)
 
-POLICY = """
-[policy]
-id = "cli-import"
-version = 1
-valid_from = 2020-01-01
-valid_until = 2100-01-01
-
-[import]
-allow_any_issuer = true
-dp_required = true
-max_epsilon = 8.0
-max_age_days = 365
-accept_any_spec = true
-
-[import.purpose]
-research_area = "biomedical"
-methods_development = true
-commercial = false
-for_profit_organisation = false
-ethics_approval = true
-"""
+POLICY = dp_import_policy("cli-import")
 
 
 @pytest.fixture(scope="module")
