@@ -41,18 +41,20 @@ SECFP_HOME="$OUT/charite/home" secfp export "$OUT/tasks/cr/b" --key "$OUT/charit
   --expires 30d -o "$OUT/charite/cr.bundle"
 
 say "Kyoto treats its images as patient data: dry run first, then a DP release (epsilon 8)"
+# Each cine frame is a file of its own, so each unit holds one image: k = 1 (the default 4 would
+# quadruple the noise for nothing, and the noisy image-count gate would sometimes refuse).
 SECFP_HOME="$OUT/kyoto/home" secfp export "$OUT/tasks/us/b" --key "$OUT/kyoto/kyoto.key" --to newcomer \
-  --card "$HERE/cards/us-kyoto.toml" --policy "$OUT/kyoto/hospital-dp.toml" --dp-epsilon 8 --dataset kyoto-us \
+  --card "$HERE/cards/us-kyoto.toml" --policy "$OUT/kyoto/hospital-dp.toml" --dp-epsilon 8 --max-images-per-unit 1 --dataset kyoto-us \
   --samples "$SAMPLES" --expires 30d -o "$OUT/kyoto/us.bundle" --dry-run --json \
   | python -c "import json,sys; d=json.load(sys.stdin); print('allowed:', d['allowed'], '| withheld:', d['withheld_card_fields'], '| epsilon:', round(d['would_release']['privacy']['epsilon'], 3))"
 SECFP_HOME="$OUT/kyoto/home" secfp export "$OUT/tasks/us/b" --key "$OUT/kyoto/kyoto.key" --to newcomer \
-  --card "$HERE/cards/us-kyoto.toml" --policy "$OUT/kyoto/hospital-dp.toml" --dp-epsilon 8 --dataset kyoto-us \
+  --card "$HERE/cards/us-kyoto.toml" --policy "$OUT/kyoto/hospital-dp.toml" --dp-epsilon 8 --max-images-per-unit 1 --dataset kyoto-us \
   --samples "$SAMPLES" --expires 30d -o "$OUT/kyoto/us.bundle"
 
 say "A refused export: Kyoto's policy does not allow public bundles (exit 5, audited)"
 set +e
 SECFP_HOME="$OUT/kyoto/home" secfp export "$OUT/tasks/us/b" --key "$OUT/kyoto/kyoto.key" --public \
-  --policy "$OUT/kyoto/hospital-dp.toml" --dp-epsilon 8 --dataset kyoto-us --samples "$SAMPLES" -o "$OUT/kyoto/public.bundle"
+  --policy "$OUT/kyoto/hospital-dp.toml" --dp-epsilon 8 --max-images-per-unit 1 --dataset kyoto-us --samples "$SAMPLES" -o "$OUT/kyoto/public.bundle"
 echo "exit code: $?"
 set -e
 
