@@ -47,11 +47,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from secfp.evaluation.metrics import percentile_ranks, ranking_metrics  # noqa: E402
 from secfp.evaluation.selectors import SIZE_ONLY, rank_sources, study_pool  # noqa: E402
 from secfp.evaluation.study import SCENARIOS, load_transfer_study  # noqa: E402
-from secfp.planning.learned import FEATURES, GainModel, RankerModel, rank_percentiles  # noqa: E402
+from secfp.planning.learned import (  # noqa: E402
+    BASE_FEATURES, FEATURES, PRIOR_TERMS, GainModel, RankerModel, rank_percentiles,
+)
 
 CANDIDATES = ("linear4", "pairlr_shared", "pairlr_scen", "lgbm_shared", "lgbm_scen",  # round 1
-              "lgbm_scen+size", "lgbm_scen+size+bkld")  # round 2 (pre-registered after round 1)
+              "lgbm_scen+size", "lgbm_scen+size+bkld",  # round 2 (pre-registered after round 1)
+              "lgbm_scen_prior", "lgbm_scen_card", "lgbm_scen_card_prior")  # round 3 (after round 2)
 BLENDS = {"lgbm_scen+size": ("size",), "lgbm_scen+size+bkld": ("size", "bkld_small")}
+# Round 3: per-scenario LambdaRank with the card's imbalance and image-size facts, boosted from
+# the size prior, or both; same hyper-parameters as round 1.
+ROUND3 = {"lgbm_scen_prior": (BASE_FEATURES, "size"), "lgbm_scen_card": (FEATURES, None),
+          "lgbm_scen_card_prior": (FEATURES, "size")}
 TIE = 0.005
 GRID_SIZE = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
 GRID_CLASSES = (-0.2, -0.1, 0.0, 0.1, 0.2, 0.5)
@@ -101,8 +108,13 @@ def load_items(study):
 
 # ---------------------------------------------------------------- candidates: fit returns a RankerModel
 
+def _base(X):
+    """The round-1 feature columns of a full feature matrix."""
+    return X[:, : len(BASE_FEATURES)]
+
+
 def _linear4_weights(size, classes, keywords):
-    w = np.zeros(len(FEATURES))
+    w = np.zeros(len(BASE_FEATURES))
     w[F["sim_small"]], w[F["log_src_images"]] = 1.0, -size
     w[F["log_src_classes"]], w[F["keyword_jaccard"]] = classes, keywords
     return w
@@ -116,7 +128,7 @@ def _linear4_objective(g, w, pools, item):
     sc, metric, target, y, base = item
     key = (g, sc, metric, target)
     if key not in _LINEAR4_CACHE:
-        ranked = y[order_of(pools[target][1] @ w)]
+        ranked = y[order_of(_base(pools[target][1]) @ w)]
         tau = scipy.stats.weightedtau(np.arange(len(y), 0, -1.0), ranked).statistic
         _LINEAR4_CACHE[key] = float(np.mean(percentile_ranks(ranked)[:3])) + tau
     return _LINEAR4_CACHE[key]
@@ -129,7 +141,7 @@ def fit_linear4(pools, items):
         obj = float(np.nanmean([_linear4_objective(g, w, pools, it) for it in items]))
         if obj > best_obj + 1e-12:
             best, best_obj = w, obj
-    return RankerModel("linear4", "linear", FEATURES, {sc: best for sc in SCENARIOS})
+    return RankerModel("linear4", "linear", BASE_FEATURES, {sc: best for sc in SCENARIOS})
 
 
 def _pairs(X, y):
@@ -152,7 +164,7 @@ def _logreg_pairs(D, s, c=1.0):
 
 
 def _standardise(pools, items):
-    X = np.vstack([pools[t][1] for t in sorted({it[2] for it in items})])
+    X = np.vstack([_base(pools[t][1]) for t in sorted({it[2] for it in items})])
     mean, scale = X.mean(axis=0), X.std(axis=0)
     return mean, np.where(scale > 0, scale, 1.0)
 
@@ -164,18 +176,18 @@ def fit_pairlr(pools, items, *, shared):
         for sc in SCENARIOS:
             D, s = _stack_pairs(pools, [it for it in items if it[0] == sc], mean, scale, None)
             weights[sc] = _logreg_pairs(D, s)
-        return RankerModel("pairlr_scen", "linear", FEATURES, weights, mean, scale)
+        return RankerModel("pairlr_scen", "linear", BASE_FEATURES, weights, mean, scale)
     D, s = _stack_pairs(pools, items, mean, scale, SCENARIOS)
     w = _logreg_pairs(D, s)
-    p = len(FEATURES)
+    p = len(BASE_FEATURES)
     weights = {sc: w[:p] + w[p * (1 + k): p * (2 + k)] for k, sc in enumerate(SCENARIOS)}
-    return RankerModel("pairlr_shared", "linear", FEATURES, weights, mean, scale)
+    return RankerModel("pairlr_shared", "linear", BASE_FEATURES, weights, mean, scale)
 
 
 def _stack_pairs(pools, items, mean, scale, scenarios):
     Ds, ss = [], []
     for sc, _, target, y, _ in items:
-        X = (pools[target][1] - mean) / scale
+        X = (_base(pools[target][1]) - mean) / scale
         if scenarios is not None:
             X = np.hstack([X, *[X * (sc == other) for other in scenarios]])
         D, s = _pairs(X, y)
@@ -188,22 +200,25 @@ def _grades(y):
     return np.minimum(4, np.ceil(percentile_ranks(y) * 5).astype(int) - 1)
 
 
-def fit_lgbm(pools, items, *, shared):
+def fit_lgbm(pools, items, *, shared, name=None, features=BASE_FEATURES, prior=None):
     import lightgbm
 
+    cols = [FEATURES.index(f) for f in features]
+
     def train(sub, with_scenario):
-        X = np.vstack([np.column_stack([pools[t][1], np.full(len(y), float(SCENARIOS.index(sc)))])
-                       if with_scenario else pools[t][1] for sc, _, t, y, _ in sub])
+        X = np.vstack([np.column_stack([pools[t][1][:, cols], np.full(len(y), float(SCENARIOS.index(sc)))])
+                       if with_scenario else pools[t][1][:, cols] for sc, _, t, y, _ in sub])
         label = np.concatenate([_grades(y) for *_, y, _ in sub])
         group = [len(y) for *_, y, _ in sub]
-        ds = lightgbm.Dataset(X, label=label, group=group,
-                              categorical_feature=[len(FEATURES)] if with_scenario else "auto",
+        init = (np.concatenate([PRIOR_TERMS[prior](pools[t][1]) for _, _, t, _, _ in sub]) if prior else None)
+        ds = lightgbm.Dataset(X, label=label, group=group, init_score=init,
+                              categorical_feature=[len(features)] if with_scenario else "auto",
                               free_raw_data=False)
         return lightgbm.train(LGBM_PARAMS, ds, num_boost_round=LGBM_ROUNDS).model_to_string()
 
     if shared:
-        return RankerModel("lgbm_shared", "lgbm", FEATURES, booster_text={"shared": train(items, True)})
-    return RankerModel("lgbm_scen", "lgbm", FEATURES,
+        return RankerModel("lgbm_shared", "lgbm", features, booster_text={"shared": train(items, True)})
+    return RankerModel(name or "lgbm_scen", "lgbm", features, prior=prior,
                        booster_text={sc: train([it for it in items if it[0] == sc], False) for sc in SCENARIOS})
 
 
@@ -221,6 +236,9 @@ def fit(name, pools, items):
         if key not in _LGBM_SCEN_CACHE:
             _LGBM_SCEN_CACHE[key] = fit_lgbm(pools, items, shared=False)
         return _LGBM_SCEN_CACHE[key]
+    if name in ROUND3:
+        features, prior = ROUND3[name]
+        return fit_lgbm(pools, items, shared=False, name=name, features=features, prior=prior)
     if name == "linear4":
         return fit_linear4(pools, items)
     if name.startswith("pairlr"):

@@ -44,7 +44,8 @@ def task_facts(info: TaskInfo, *, images: int | None = None) -> TaskFacts:
     """A ``tasks.csv`` row as the facts a task card carries (keywords include the domain)."""
     domain = next(iter(normalize_keywords([info.domains])), None)
     return TaskFacts(images=info.num_samples if images is None else images, num_classes=info.num_classes,
-                     keywords=normalize_keywords((*info.keywords, info.domains)), domain=domain)
+                     keywords=normalize_keywords((*info.keywords, info.domains)), domain=domain,
+                     imbalance_ratio=info.imbalance_ratio, image_pixels=info.image_pixels)
 
 
 def study_pool(study: TransferStudy, target: str, *, shrunk: bool) -> tuple[tuple[str, ...], np.ndarray]:

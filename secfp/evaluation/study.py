@@ -25,6 +25,7 @@ This module reads files and checks them; it computes no metric.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -75,6 +76,8 @@ class TaskInfo:
     split: str
     group: str | None
     datasets: str = ""
+    imbalance_ratio: float | None = None  # largest over smallest class count
+    image_pixels: float | None = None  # typical pixels per image: geometric mean of min and max resolution
 
 
 @dataclass(frozen=True)
@@ -218,10 +221,32 @@ def _load_tasks(path: Path) -> dict[str, TaskInfo]:
             split=split,
             group=row[col["group"]] or None,
             datasets=row[header.index("datasets")] if "datasets" in header else "",
+            imbalance_ratio=_optional_float(row, header, "imbalance_ratios", where),
+            image_pixels=_typical_pixels(row, header, where),
         )
     if not tasks:
         raise BadInput(f"{path}: no tasks")
     return tasks
+
+
+def _optional_float(row: list[str], header: list[str], column: str, where: str) -> float | None:
+    """A positive finite number from an optional column; None where the column or the value is absent."""
+    if column not in header or not row[header.index(column)].strip():
+        return None
+    value = parse_float(row[header.index(column)], f"{where} {column}", allow_nan=True)
+    if math.isnan(value):
+        return None
+    if not math.isfinite(value) or value <= 0:
+        raise BadInput(f"{where}: {column} must be a positive number, not {value!r}")
+    return value
+
+
+def _typical_pixels(row: list[str], header: list[str], where: str) -> float | None:
+    low = _optional_float(row, header, "min_resolution", where)
+    high = _optional_float(row, header, "max_resolution", where)
+    if low is None or high is None:
+        return None
+    return math.sqrt(low * high)
 
 
 def _load_groups(path: Path, tasks: Mapping[str, TaskInfo]) -> dict[str, tuple[str, ...]]:

@@ -35,10 +35,18 @@ __all__ = ["FEATURES", "GROUPS", "SCENARIOS", "TaskFacts", "RankerModel", "GainM
 SCENARIOS: tuple[str, ...] = ("architecture", "pretraining", "augmentation", "cotraining")
 MODEL_FILE = "planner_model.json"
 SIZE_CENTER_LOG10 = 3.75
-FEATURES: tuple[str, ...] = (
+# Typical values of the study's 71 tasks (medians of log10), used where a card leaves a fact out.
+IMBALANCE_CENTER_LOG10 = 0.46
+PIXELS_CENTER_LOG10 = 5.44
+BASE_FEATURES: tuple[str, ...] = (
     "sim_small", "sim_large", "z_small", "z_large", "log_src_images", "log_tgt_images", "log_src_classes",
     "log_tgt_classes", "keyword_jaccard", "same_domain", "z_small_x_src_size", "z_small_x_tgt_size",
 )
+# Card facts beyond size and classes: class imbalance and typical image size of both tasks.
+CARD_FEATURES: tuple[str, ...] = (
+    "log_src_imbalance", "log_tgt_imbalance", "log_src_pixels", "log_tgt_pixels", "abs_log_pixels_gap",
+)
+FEATURES: tuple[str, ...] = BASE_FEATURES + CARD_FEATURES
 
 
 @dataclass(frozen=True)
@@ -49,10 +57,12 @@ class TaskFacts:
     num_classes: int | None = None
     keywords: frozenset[str] = frozenset()
     domain: str | None = None
+    imbalance_ratio: float | None = None
+    image_pixels: float | None = None
 
 
-def _log10(value: int | None, default: float) -> float:
-    return math.log10(max(int(value), 1)) if value is not None else default
+def _log10(value: float | None, default: float) -> float:
+    return math.log10(max(float(value), 1.0)) if value is not None else default
 
 
 def _zscores(values: np.ndarray) -> np.ndarray:
@@ -89,8 +99,13 @@ def pool_features(*, bkld_small: Sequence[float], bkld_large: Sequence[float] | 
     jac = np.array([len(s.keywords & query.keywords) / len(s.keywords | query.keywords)
                     if s.keywords and query.keywords else 0.25 for s in sources])
     same = np.array([float(s.domain is not None and s.domain == query.domain) for s in sources])
+    src_imb = np.array([_log10(s.imbalance_ratio, IMBALANCE_CENTER_LOG10) for s in sources])
+    src_pix = np.array([_log10(s.image_pixels, PIXELS_CENTER_LOG10) for s in sources])
+    tgt_imb = _log10(query.imbalance_ratio, IMBALANCE_CENTER_LOG10)
+    tgt_pix = _log10(query.image_pixels, PIXELS_CENTER_LOG10)
     cols = [sim_s, sim_l, z_s, z_l, src_img, np.full(n, tgt_img), src_cls, np.full(n, tgt_cls), jac, same,
-            z_s * (src_img - SIZE_CENTER_LOG10), z_s * (tgt_img - SIZE_CENTER_LOG10)]
+            z_s * (src_img - SIZE_CENTER_LOG10), z_s * (tgt_img - SIZE_CENTER_LOG10),
+            src_imb, np.full(n, tgt_imb), src_pix, np.full(n, tgt_pix), np.abs(src_pix - tgt_pix)]
     return np.column_stack(cols)
 
 
@@ -128,12 +143,19 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "classes": ("log_src_classes",),
     "keywords": ("keyword_jaccard",),
     "modality": ("same_domain",),
-    "query": ("log_tgt_images", "log_tgt_classes", "z_small_x_tgt_size"),
+    "images": ("log_src_imbalance", "log_src_pixels", "abs_log_pixels_gap"),
+    "query": ("log_tgt_images", "log_tgt_classes", "z_small_x_tgt_size", "log_tgt_imbalance", "log_tgt_pixels"),
 }
 
 BLEND_TERMS = {
     "size": lambda x: -x[:, FEATURES.index("log_src_images")],  # smaller source first
     "bkld_small": lambda x: x[:, FEATURES.index("sim_small")],  # closer source first
+}
+
+# A prior a booster starts from (LightGBM's init score) and adds its trees to: the model
+# learns corrections to the prior, so where its features carry no signal it stays the prior.
+PRIOR_TERMS = {
+    "size": lambda x: -_zscores(x[:, FEATURES.index("log_src_images")]),  # smaller source first, within the pool
 }
 
 
@@ -146,7 +168,11 @@ def rank_percentiles(scores: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RankerModel:
-    """A frozen ranker: ``kind`` linear (weights per scenario, after standardising) or lgbm."""
+    """A frozen ranker: ``kind`` linear (weights per scenario, after standardising) or lgbm.
+
+    ``features`` names the columns of :data:`FEATURES` the model reads, in its own order;
+    ``prior`` (a name in ``PRIOR_TERMS``) is added to the booster's output.
+    """
 
     name: str
     kind: str
@@ -158,6 +184,19 @@ class RankerModel:
     gain: GainModel | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
     blend: tuple[str, ...] = ()
+    prior: str | None = None
+
+    def columns(self, features: np.ndarray) -> np.ndarray:
+        """The model's own columns of a :func:`pool_features` matrix."""
+        x = np.asarray(features, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(FEATURES):
+            raise UsageError(f"expected a feature matrix with {len(FEATURES)} columns")
+        return x[:, [FEATURES.index(f) for f in self.features]]
+
+    def prior_score(self, features: np.ndarray) -> np.ndarray:
+        """The prior's value per row (zeros without a prior)."""
+        x = np.asarray(features, dtype=np.float64)
+        return PRIOR_TERMS[self.prior](x) if self.prior else np.zeros(x.shape[0])
 
     def score(self, scenario: str, features: np.ndarray) -> np.ndarray:
         """Higher = better source, one value per row of ``features``.
@@ -168,12 +207,14 @@ class RankerModel:
         if scenario not in SCENARIOS:
             raise UsageError(f"unknown scenario {scenario!r}")
         x = np.asarray(features, dtype=np.float64)
+        own = self.columns(x)
         if self.kind == "linear":
-            xs = (x - self.mean) / self.scale if self.mean is not None else x
+            xs = (own - self.mean) / self.scale if self.mean is not None else own
             raw = xs @ self.linear[scenario]
         else:
             raw = _booster(self.booster_text.get(scenario) or self.booster_text["shared"]).predict(
-                _lgbm_rows(x, scenario, shared=scenario not in self.booster_text))
+                _lgbm_rows(own, scenario, shared=scenario not in self.booster_text))
+        raw = raw + self.prior_score(x)
         if not self.blend:
             return raw
         total = rank_percentiles(raw)
@@ -189,18 +230,21 @@ class RankerModel:
         if self.blend:
             return None
         x = np.asarray(features, dtype=np.float64)
+        own = self.columns(x)
+        p = len(self.features)
         if self.kind == "linear":
-            xs = (x - self.mean) / self.scale if self.mean is not None else x
+            xs = (own - self.mean) / self.scale if self.mean is not None else own
             per_feature = xs * self.linear[scenario]
             const = np.zeros(x.shape[0])
         else:
             shared = scenario not in self.booster_text
             booster = _booster(self.booster_text.get(scenario) or self.booster_text["shared"])
-            contrib = booster.predict(_lgbm_rows(x, scenario, shared=shared), pred_contrib=True)
-            per_feature = contrib[:, : len(FEATURES)]
-            const = contrib[:, -1] + (contrib[:, len(FEATURES)] if shared else 0.0)
-        grouped = np.column_stack([per_feature[:, [FEATURES.index(f) for f in members]].sum(axis=1)
-                                   for members in GROUPS.values()])
+            contrib = booster.predict(_lgbm_rows(own, scenario, shared=shared), pred_contrib=True)
+            per_feature = contrib[:, :p]
+            const = contrib[:, -1] + (contrib[:, p] if shared else 0.0)
+        grouped = np.column_stack([per_feature[:, [self.features.index(f) for f in members if f in self.features]]
+                                   .sum(axis=1) for members in GROUPS.values()])
+        grouped[:, list(GROUPS).index("size")] += self.prior_score(x)
         return grouped, const
 
     def p_gain(self, scenario: str, scores: np.ndarray, features: np.ndarray) -> np.ndarray | None:
@@ -215,6 +259,8 @@ class RankerModel:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"v": 1, "name": self.name, "kind": self.kind, "features": list(self.features),
                                "blend": list(self.blend)}
+        if self.prior:
+            out["prior"] = self.prior
         if self.kind == "linear":
             out["weights"] = {s: [float(v) for v in w] for s, w in self.linear.items()}
             if self.mean is not None:
@@ -230,22 +276,27 @@ class RankerModel:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> RankerModel:
         try:
-            if obj["v"] != 1 or tuple(obj["features"]) != FEATURES:
+            features = tuple(obj["features"])
+            if (obj["v"] != 1 or not features or any(f not in FEATURES for f in features)
+                    or len(set(features)) != len(features)):
                 raise BadInput("planner model: unknown version or feature list")
             kind = obj["kind"]
             blend = tuple(obj.get("blend", ()))
             if any(b not in BLEND_TERMS for b in blend):
                 raise BadInput(f"planner model: unknown blend term in {list(blend)}")
+            prior = obj.get("prior")
+            if prior is not None and prior not in PRIOR_TERMS:
+                raise BadInput(f"planner model: unknown prior {prior!r}")
             gain = GainModel.from_json(obj["p_gain"]) if "p_gain" in obj else None
             if kind == "linear":
                 weights = {s: np.asarray(obj["weights"][s], dtype=np.float64) for s in SCENARIOS}
                 mean = np.asarray(obj["mean"], dtype=np.float64) if "mean" in obj else None
                 scale = np.asarray(obj["scale"], dtype=np.float64) if "scale" in obj else None
-                return cls(obj["name"], kind, FEATURES, weights, mean, scale, {}, gain, obj.get("provenance", {}),
-                           blend)
+                return cls(obj["name"], kind, features, weights, mean, scale, {}, gain, obj.get("provenance", {}),
+                           blend, prior)
             if kind == "lgbm":
-                return cls(obj["name"], kind, FEATURES, {}, None, None, dict(obj["boosters"]), gain,
-                           obj.get("provenance", {}), blend)
+                return cls(obj["name"], kind, features, {}, None, None, dict(obj["boosters"]), gain,
+                           obj.get("provenance", {}), blend, prior)
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInput(f"planner model is malformed: {exc}") from None
         raise BadInput(f"planner model kind {kind!r} is unknown")
