@@ -269,6 +269,39 @@ def summarise(rows, scen):
     return per, crit
 
 
+RESAMPLES = 1000
+
+
+def paired_shares(rows, ref_rows, scen, tgt, scenario, resamples=RESAMPLES, seed=0):
+    """Share of target resamples in which ``rows`` beats ``ref_rows`` (percentile@1, weighted tau) in a scenario.
+
+    Targets are resampled with replacement (the same targets for both); each resampled
+    target contributes all of its items (BA and AUROC), as the bench does.
+    """
+    in_sc = scen == scenario
+    targets = np.unique(tgt[in_sc])
+    diff = rows[in_sc][:, :2] - ref_rows[in_sc][:, :2]
+    per_target = np.array([np.nansum(diff[tgt[in_sc] == t], axis=0) for t in targets])
+    counts = np.array([np.sum(tgt[in_sc] == t) for t in targets])
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(targets), size=(resamples, len(targets)))
+    mean_diff = per_target[idx].sum(axis=1) / counts[idx].sum(axis=1)[:, None]
+    return (mean_diff > 0).mean(axis=0)
+
+
+def study_evidence(per, baselines, rows, base_rows, scen, tgt):
+    """Per scenario, what a plan may say of the planner's first pick against the size prior, out of fold."""
+    out = {}
+    for sc in SCENARIOS:
+        share = paired_shares(rows, base_rows[SIZE_ONLY], scen, tgt, sc)
+        out[sc] = {"targets": int(len(np.unique(tgt[scen == sc]))),
+                   "percentile@1": round(float(per[sc][0]), 4),
+                   "size_only_percentile@1": round(float(baselines[SIZE_ONLY][0][sc][0]), 4),
+                   "bkld_small_percentile@1": round(float(baselines["bkld_small"][0][sc][0]), 4),
+                   "beats_size_only_share": round(float(share[0]), 3)}
+    return out
+
+
 def fit_gain(rank_pct, log_src, log_tgt, scen, label, c=1.0):
     """Logistic regression, L2 (C=1), no penalty on intercepts: the pre-registered p_gain model."""
     k = len(SCENARIOS)
@@ -311,7 +344,7 @@ def main() -> None:
     tgt = np.array([it[2] for it in items])
     print(f"data: {args.data}\nitems: {len(items)}, targets: {len(targets)}, folds: {len(fold_list)}")
 
-    baselines = {}
+    baselines, base_rows, item_rows = {}, {}, {}
     for name in ("bkld_small", SIZE_ONLY):
         rows = []
         for sc, _, t, y, base in items:
@@ -319,6 +352,7 @@ def main() -> None:
             idx = {s: i for i, s in enumerate(pools[t][0])}
             rows.append(score_ranking(np.array([idx[s] for s in ranking]), y, base))
         baselines[name] = summarise(rows, scen)
+        base_rows[name] = np.asarray(rows)
 
     results, oof_scores = {}, {}
     for name in args.only:
@@ -334,6 +368,7 @@ def main() -> None:
                         scores_by[key] = model.score(sc, pools[t][1])
                     rows[i] = score_ranking(order_of(scores_by[key]), y, base)
         results[name] = summarise(rows, scen)
+        item_rows[name] = np.asarray(rows)
         oof_scores[name] = scores_by
         print(f"  {name}: criterion {results[name][1]:.4f}", flush=True)
     if set(CANDIDATES) - set(results):
@@ -358,6 +393,12 @@ def main() -> None:
         w = [sc for sc in SCENARIOS
              if all(p[sc][0] > baselines[b][0][sc][0] and p[sc][1] > baselines[b][0][sc][1] for b in baselines)]
         print(f"  {name}: {len(w)} of 4 ({', '.join(w)})")
+
+    print(f"\npaired bootstrap over targets (out of fold, {RESAMPLES} resamples): share in which {chosen} beats ...")
+    for ref in baselines:
+        for sc in SCENARIOS:
+            wins = paired_shares(item_rows[chosen], base_rows[ref], scen, tgt, sc)
+            print(f"  {ref:10s} {sc:13s} percentile@1 {wins[0]:6.1%}   weighted tau {wins[1]:6.1%}")
 
     # p_gain, out of fold, on the chosen planner's out-of-fold rank percentiles.
     rows = []
@@ -405,6 +446,7 @@ def main() -> None:
                 "candidates_criterion": {n: round(results[n][1], 4) for n in results},
                 "p_gain_brier_oof": round(float(np.mean((p_oof - g_y) ** 2)), 4),
                 "p_gain_brier_base_rate": round(float(np.mean((base_oof - g_y) ** 2)), 4)}
+        prov["evidence"] = study_evidence(results[chosen][0], baselines, item_rows[chosen], base_rows, scen, tgt)
         frozen = dataclasses.replace(final, gain=gain, provenance=prov)
         out = Path(__file__).resolve().parents[1] / "secfp" / "planning" / "planner_model.json"
         out.write_text(json.dumps(frozen.to_json(), indent=1, sort_keys=True) + "\n", encoding="utf-8")

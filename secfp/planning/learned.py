@@ -193,6 +193,11 @@ class RankerModel:
             raise UsageError(f"expected a feature matrix with {len(FEATURES)} columns")
         return x[:, [FEATURES.index(f) for f in self.features]]
 
+    def groups(self) -> tuple[str, ...]:
+        """The names of :data:`GROUPS` this model reads (the size group also carries the prior)."""
+        return tuple(name for name, members in GROUPS.items()
+                     if any(f in self.features for f in members) or (name == "size" and self.prior))
+
     def prior_score(self, features: np.ndarray) -> np.ndarray:
         """The prior's value per row (zeros without a prior)."""
         x = np.asarray(features, dtype=np.float64)
@@ -290,12 +295,19 @@ class RankerModel:
             gain = GainModel.from_json(obj["p_gain"]) if "p_gain" in obj else None
             if kind == "linear":
                 weights = {s: np.asarray(obj["weights"][s], dtype=np.float64) for s in SCENARIOS}
+                if any(w.shape != (len(features),) for w in weights.values()):
+                    raise BadInput("planner model: a weight vector does not match the feature list")
                 mean = np.asarray(obj["mean"], dtype=np.float64) if "mean" in obj else None
                 scale = np.asarray(obj["scale"], dtype=np.float64) if "scale" in obj else None
                 return cls(obj["name"], kind, features, weights, mean, scale, {}, gain, obj.get("provenance", {}),
                            blend, prior)
             if kind == "lgbm":
-                return cls(obj["name"], kind, features, {}, None, None, dict(obj["boosters"]), gain,
+                boosters = dict(obj["boosters"])
+                for scenario, text in boosters.items():
+                    width = len(features) + (scenario == "shared")
+                    if not isinstance(text, str) or _booster(text).num_feature() != width:
+                        raise BadInput(f"planner model: the {scenario} booster does not match the feature list")
+                return cls(obj["name"], kind, features, {}, None, None, boosters, gain,
                            obj.get("provenance", {}), blend, prior)
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInput(f"planner model is malformed: {exc}") from None
@@ -312,7 +324,10 @@ def _lgbm_rows(x: np.ndarray, scenario: str, *, shared: bool) -> np.ndarray:
 def _booster(text: str):  # noqa: ANN202 - lightgbm is imported lazily, only for lgbm models
     import lightgbm
 
-    return lightgbm.Booster(model_str=text)
+    try:
+        return lightgbm.Booster(model_str=text)
+    except lightgbm.basic.LightGBMError as exc:
+        raise BadInput(f"planner model: a booster does not load: {exc}") from None
 
 
 def load_frozen_model(path: str | None = None) -> RankerModel:

@@ -292,6 +292,7 @@ _GROUP_NOTES = {
     "classes": "{classes} classes",
     "keywords": "keyword overlap {jaccard:.2f}",
     "modality": "{same}",
+    "images": "class balance and image size",
     "query": "the query's own size and classes",
 }
 
@@ -315,7 +316,8 @@ def _learned_breakdown(model: RankerModel, scenario: str, feats: np.ndarray, sco
                  "same": "same modality" if row[FEATURES.index("same_domain")] else "other or unknown modality"}
         comps = [ScoreComponent("baseline", 1.0, float(const[i]), float(const[i]), "the model's average score")]
         comps += [ScoreComponent(name, 1.0, float(grouped[i, k]), float(grouped[i, k]),
-                                 _GROUP_NOTES[name].format(**facts)) for k, name in enumerate(GROUPS)]
+                                 _GROUP_NOTES[name].format(**facts)) for k, name in enumerate(GROUPS)
+                  if name in model.groups()]
         out.append(ScoreBreakdown(total, tuple(comps)))
     return out
 
@@ -409,5 +411,6 @@ def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | Non
     model_json = None
     if ranker is not None:
         model_json = {"name": ranker.name, "kind": ranker.kind,
-                      **{k: ranker.provenance[k] for k in ("date", "cv_criterion") if k in ranker.provenance}}
+                      **{k: ranker.provenance[k] for k in ("date", "cv_criterion", "evidence")
+                         if k in ranker.provenance}}
     return TransferPlan(weights, suggestions, tuple(excluded), model_json)

@@ -28,7 +28,7 @@ from secfp.report._knowledge import short_number, transforms
 from secfp.report.model import Report, SourceRow
 
 __all__ = ["SCENARIO_TITLES", "SourceName", "ScenarioSummary", "source_names", "suggestions", "scenario_summaries",
-           "not_suggested", "p_gain", "plan_document", "distance_words"]
+           "not_suggested", "p_gain", "plan_document", "distance_words", "study_evidence"]
 
 SCENARIO_TITLES = {"architecture": "Architecture", "pretraining": "Pre-trained weights",
                    "augmentation": "Augmentation", "cotraining": "Co-training"}
@@ -177,16 +177,42 @@ def _closeness(rank: int, matched: int) -> str:
     return f"{_ORDINALS.get(rank, f'{rank}th closest')} of {matched} matched sources"
 
 
-def _confidence(suggestion: Mapping[str, Any], who: SourceName, row: SourceRow | None) -> str:
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def study_evidence(evidence: Mapping[str, Any]) -> str:
+    """How the planner's first pick did against "smallest source first" in the study, out of fold, in words.
+
+    Said plainly when the size prior did better: the steward should know that the
+    planner's order is not better evidence than task size alone for this kind of transfer.
+    """
+    pick, size = evidence.get("percentile@1"), evidence.get("size_only_percentile@1")
+    share, targets = evidence.get("beats_size_only_share"), evidence.get("targets")
+    if not all(type(v) in (int, float) for v in (pick, size, share)) or type(targets) is not int:
+        return ""
+    where = (f"in the study ({targets} tasks, out of fold) its first pick was at the "
+             f"{_ordinal(round(100 * pick))} percentile of sources, picking the smallest source at the "
+             f"{_ordinal(round(100 * size))}")
+    if share >= 0.5:
+        return f"Evidence: {where}."
+    return f"Evidence: {where}; for this kind of transfer the smallest source was the better first choice."
+
+
+def _confidence(suggestion: Mapping[str, Any], who: SourceName, row: SourceRow | None,
+                evidence: Mapping[str, Any]) -> str:
     p = p_gain(suggestion)
     sentence = _closeness(who.closeness_rank, who.matched).capitalize()
     if row is not None and row.evidence and row.evidence.get("tied") and who.closeness_rank > 1:
         sentence += " (within noise of the closest)"
     term = _top_term(suggestion)
     sentence += f"; chosen mainly for {term}" if term else ""
+    study = study_evidence(evidence)
+    study = f" {study}" if study else ""
     if p is not None:
-        return f"Helped in about {round(p * 10)} of 10 similar cases in the study. {sentence}."
-    return f"{sentence}. Chance that it helps: not estimated."
+        return f"Helped in about {round(p * 10)} of 10 similar cases in the study. {sentence}.{study}"
+    return f"{sentence}. Chance that it helps: not estimated.{study}"
 
 
 def _requires(scenario: str, offer: Mapping[str, Any], row: SourceRow | None) -> tuple[str, ...]:
@@ -214,6 +240,7 @@ def scenario_summaries(report: Report) -> list[ScenarioSummary]:
         return []
     names = source_names(report)
     excluded = [_dict(x) for x in _list(_dict(report.plan).get("excluded"))]
+    evidence = _dict(_dict(_dict(report.plan).get("model")).get("evidence"))
     scenarios = list(SCENARIOS) + sorted(str(s) for s in _dict(report.plan.get("scenarios")) if s not in SCENARIOS)
     out = []
     for scenario in scenarios:
@@ -233,7 +260,8 @@ def scenario_summaries(report: Report) -> list[ScenarioSummary]:
         row = row_of(report, sid)
         offer = _dict(top.get("offer"))
         out.append(ScenarioSummary(scenario, title, _action(scenario, offer),
-                                   f"from {who.institution}: \u201c{who.task}\u201d", _confidence(top, who, row),
+                                   f"from {who.institution}: \u201c{who.task}\u201d",
+                                   _confidence(top, who, row, _dict(evidence.get(scenario))),
                                    _requires(scenario, offer, row), who.source))
     return out
 

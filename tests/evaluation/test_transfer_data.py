@@ -63,6 +63,20 @@ def test_baseline_missing_for_a_target_is_an_error():
         baseline({}, "BA", "t9", shrunk=True)
 
 
+def _with_column(tasks: str, column: str, first_value: str) -> str:
+    """``tasks`` with one more column, ``first_value`` in the first task's row and empty elsewhere."""
+    lines = tasks.strip("\n").split("\n")
+    return "\n".join([lines[0] + "," + column, lines[1] + "," + first_value, *(x + "," for x in lines[2:])]) + "\n"
+
+
+def test_optional_imbalance_and_resolution_columns_are_read_where_present(tmp_path):
+    text = _with_column(_with_column(_with_column(TASKS, "imbalance_ratios", "4.0"), "min_resolution", "100"),
+                        "max_resolution", "400")
+    study = load_transfer_study(make_study(tmp_path / "study", **{"tasks.csv": text}))
+    assert study.tasks["t1"].imbalance_ratio == 4.0 and study.tasks["t1"].image_pixels == 200.0
+    assert study.tasks["t2"].imbalance_ratio is None and study.tasks["t2"].image_pixels is None
+
+
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
@@ -71,6 +85,8 @@ def test_baseline_missing_for_a_target_is_an_error():
         ({"tasks.csv": TASKS.replace("t2,3,1000", "t2,3,many")}, "num_samples: 'many' is not an integer"),
         ({"tasks.csv": TASKS.replace(",dev,\n", ",test,\n", 1)}, "split must be 'dev' or 'val'"),
         ({"tasks.csv": TASKS + "t1,2,100,x,\"[]\",d,dev,\n"}, "task 't1' listed twice"),
+        ({"tasks.csv": _with_column(TASKS, "imbalance_ratios", "-2")}, "imbalance_ratios must be a positive number"),
+        ({"tasks.csv": _with_column(TASKS, "max_resolution", "big")}, "max_resolution: 'big' is not"),
         ({"tasks.csv": TASKS.replace("\"['ct_scan']\"", "\"__import__('os')\"")}, "not a list of strings"),
         ({"groups.json": '{"g": ["t3"]}'}, "tasks.csv says 't4' is in group 'g'"),
         ({"groups.json": '{"g": ["t3", "t4"], "g": []}'}, "duplicate key"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -67,8 +68,13 @@ def test_model_scores_every_scenario_and_p_gain_is_a_probability():
 
 def test_tampered_model_files_are_refused(tmp_path):
     doc = json.loads((ROOT / "secfp" / "planning" / MODEL_FILE).read_text())
+    booster = next(iter(doc["boosters"]))
     for broken in ({**doc, "features": doc["features"][:-1]}, {**doc, "kind": "oracle"},
-                   {**doc, "blend": ["future_outcome"]}, {k: v for k, v in doc.items() if k != "kind"}):
+                   {**doc, "blend": ["future_outcome"]}, {k: v for k, v in doc.items() if k != "kind"},
+                   {**doc, "features": [*doc["features"][:-1], "target_outcome"]},
+                   {**doc, "features": [*doc["features"][:-1], doc["features"][0]]},
+                   {**doc, "prior": "target_outcome"},
+                   {**doc, "boosters": {**doc["boosters"], booster: "tree\nnot a booster"}}):
         path = tmp_path / "m.json"
         path.write_text(json.dumps(broken))
         with pytest.raises(BadInput):
@@ -76,3 +82,41 @@ def test_tampered_model_files_are_refused(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(BadInput):
         load_frozen_model(str(tmp_path / "bad.json"))
+
+
+def test_card_imbalance_and_image_size_features_default_to_the_study_median():
+    srcs = [TaskFacts(images=100, imbalance_ratio=10.0, image_pixels=512 * 512), TaskFacts()]
+    query = TaskFacts(imbalance_ratio=1.0, image_pixels=224 * 224)
+    x = pool_features(bkld_small=[0.2, 0.4], bkld_large=None, sources=srcs, query=query)
+    col = {name: x[:, i] for i, name in enumerate(FEATURES)}
+    assert col["log_src_imbalance"].tolist() == pytest.approx([1.0, 0.46])
+    assert col["log_tgt_imbalance"].tolist() == pytest.approx([0.0, 0.0])
+    assert col["log_src_pixels"].tolist() == pytest.approx([np.log10(512 * 512), 5.44])
+    assert col["abs_log_pixels_gap"].tolist() == pytest.approx(
+        [abs(np.log10(512 * 512) - np.log10(224 * 224)), abs(5.44 - np.log10(224 * 224))])
+
+
+def test_a_prior_model_adds_the_size_prior_to_its_trees_and_reads_only_its_own_columns():
+    model = frozen_model()
+    assert model.prior == "size" and set(model.features) <= set(FEATURES)
+    srcs = [TaskFacts(images=10 ** (2 + i / 2), num_classes=2 + i % 3) for i in range(7)]
+    x = pool_features(bkld_small=np.linspace(0.1, 0.7, 7), bkld_large=None, sources=srcs, query=TaskFacts(images=800))
+    trees_only = dataclasses.replace(model, prior=None)
+    log_src = x[:, FEATURES.index("log_src_images")]
+    prior = -(log_src - log_src.mean()) / log_src.std()
+    for scenario in SCENARIOS:
+        assert model.score(scenario, x) - trees_only.score(scenario, x) == pytest.approx(prior)
+        # Columns the model does not read change nothing.
+        other = x.copy()
+        for name in set(FEATURES) - set(model.features):
+            other[:, FEATURES.index(name)] = 99.0
+        assert model.score(scenario, other) == pytest.approx(model.score(scenario, x))
+
+
+def test_frozen_model_carries_the_study_evidence_a_plan_quotes():
+    evidence = frozen_model().provenance["evidence"]
+    oof = frozen_model().provenance["cv_out_of_fold"]
+    assert set(evidence) == set(SCENARIOS)
+    for scenario, ev in evidence.items():
+        assert ev["percentile@1"] == pytest.approx(oof[scenario]["percentile@1"], abs=1e-4)
+        assert 0.0 <= ev["beats_size_only_share"] <= 1.0 and ev["targets"] in (23, 28)

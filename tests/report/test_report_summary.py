@@ -216,3 +216,26 @@ def test_distance_evidence_on_ranking_results_and_on_plan_suggestions_is_read(sc
                              statements=scenario.statements, plan=PlanJSON(), variant="small", now=NOW)
     row = next(r for r in with_plan.rows if r.source == top["source_id"])
     assert row.evidence == {"tied": True}
+
+
+def test_study_evidence_says_when_the_size_prior_was_the_better_first_choice():
+    from secfp.report.summary import study_evidence
+
+    won = study_evidence({"targets": 28, "percentile@1": 0.713, "size_only_percentile@1": 0.697,
+                          "beats_size_only_share": 0.63})
+    assert won == ("Evidence: in the study (28 tasks, out of fold) its first pick was at the 71st percentile of "
+                   "sources, picking the smallest source at the 70th.")
+    lost = study_evidence({"targets": 23, "percentile@1": 0.627, "size_only_percentile@1": 0.663,
+                           "beats_size_only_share": 0.22})
+    assert lost.endswith("the smallest source was the better first choice.") and "63rd" in lost and "66th" in lost
+    assert study_evidence({"targets": "23", "percentile@1": 0.6}) == ""
+    assert study_evidence({}) == ""
+
+
+def test_every_summary_quotes_the_frozen_models_study_evidence(report):
+    summaries = {s.scenario: s for s in scenario_summaries(report)}
+    evidence = report.plan["model"]["evidence"]
+    for scenario, summary in summaries.items():
+        if summary.source is None:
+            continue
+        assert f"({evidence[scenario]['targets']} tasks, out of fold)" in summary.confidence
