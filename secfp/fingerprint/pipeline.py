@@ -34,6 +34,7 @@ from secfp.fingerprint.spec import FingerprintSpec
 
 __all__ = [
     "FingerprintRun",
+    "PoissonCounts",
     "ShardRunner",
     "fingerprint_paths",
     "fingerprint_poisson",
@@ -54,6 +55,22 @@ class FingerprintRun:
     """A fingerprint and what it took: the scan report, images that failed to decode, the numeric path used."""
 
     fingerprint: Fingerprint
+    report: ScanReport
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    numerics: str = NumericPath.FP32.value
+
+
+@dataclass(frozen=True)
+class PoissonCounts:
+    """What a DP release may read of a Poisson-sampled run: the exact counts, nothing else.
+
+    ``counts`` (features x bins, int64) may be all zero: a sample that selected no unit,
+    or whose images all failed to decode, is released as pure noise like any other, so
+    whether a release happens never depends on the data. The exact image count and the
+    exact feature mean are deliberately absent.
+    """
+
+    counts: np.ndarray
     report: ScanReport
     failed: list[tuple[str, str]] = field(default_factory=list)
     numerics: str = NumericPath.FP32.value
@@ -234,8 +251,8 @@ def fingerprint_poisson(
     report: ScanReport | None = None,
     unit_index: np.ndarray | None = None,
     max_images_per_unit: int = 1,
-) -> FingerprintRun:
-    """Fingerprint for a DP release: units Poisson-sampled at ``sample_rate``, at most ``max_images_per_unit`` images each.
+) -> PoissonCounts:
+    """Counts for a DP release: units Poisson-sampled at ``sample_rate``, at most ``max_images_per_unit`` images each.
 
     ``report`` is the (de-duplicated) scan of ``paths`` when the caller already has it,
     ``unit_index`` the privacy unit of each of its images (default: every image its
@@ -247,7 +264,9 @@ def fingerprint_poisson(
 
     The numeric path never depends on the sample: ``auto`` (or None) resolves as for
     an unknown sample size (``channels-last``), so the realised n leaves no trace in
-    which path ran.
+    which path ran. An empty sample (or one whose images all fail to decode) gives
+    all-zero counts rather than an error: refusing would make the release itself
+    depend on the data, and a retry would condition the sample on being non-empty.
     """
     if report is None:
         report = scan(paths, nifti_axis=nifti_axis)
@@ -255,16 +274,16 @@ def fingerprint_poisson(
     if units.shape != (len(report.refs),):
         raise BadInput("unit_index needs one unit per scanned image")
     plan = plan_units_poisson(units, rate=sample_rate, max_per_unit=max_images_per_unit, rng=rng)
-    if len(plan) == 0:
-        raise BadInput(f"Poisson sampling at rate {sample_rate} selected no unit: raise --sample-rate")
     path = resolve(numerics, samples=None)
     _check_precision(spec, path)
     failures: dict[int, str] = {}
-    acc = (runner or fingerprint_refs)(report.refs, plan, spec=spec, batch_size=batch_size, failures=failures,
-                                       on_progress=on_progress, numerics=path.value)
-    if acc.n == 0:
-        raise UnreadableImages(f"no decodable images in {', '.join(map(str, paths))}")
-    return FingerprintRun(_fingerprint(spec, acc), report, _failed(report, failures), _used(spec, path, runner))
+    if len(plan) == 0:
+        counts = np.zeros((spec.num_features, spec.bins), dtype=np.int64)
+    else:
+        acc = (runner or fingerprint_refs)(report.refs, plan, spec=spec, batch_size=batch_size, failures=failures,
+                                           on_progress=on_progress, numerics=path.value)
+        counts = acc.counts_matrix().astype(np.int64)
+    return PoissonCounts(counts, report, _failed(report, failures), _used(spec, path, runner))
 
 
 def calibrate_spec(

@@ -22,7 +22,9 @@ from secfp.privacy.accounting import (
 )
 from secfp.privacy.ledger import BudgetCharge, BudgetState, BudgetStore, PrivacyLedger, verify_ledger
 from secfp.privacy.mechanism import discrete_gaussian, quantize_sigma
-from secfp.privacy.release import Explanation, SeededNoiseWarning, estimate_feature_mean, estimate_n, explain, privatize
+from secfp.privacy.release import (
+    Explanation, SeededNoiseWarning, estimate_feature_mean, estimate_n, explain, privatize, privatize_counts,
+)
 
 __all__ = [
     "AccountantRecord",
@@ -44,6 +46,7 @@ __all__ = [
     "poisson_gaussian_delta",
     "poisson_gaussian_epsilon",
     "privatize",
+    "privatize_counts",
     "prv_epsilon",
     "quantize_sigma",
     "verify_ledger",

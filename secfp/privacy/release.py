@@ -38,7 +38,7 @@ from secfp.privacy.mechanism import discrete_gaussian, discrete_gaussian_pmf
 if TYPE_CHECKING:
     from secfp.fingerprint.spec import FingerprintSpec
 
-__all__ = ["USELESS_NOISE_RELATIVE", "privatize", "estimate_n", "estimate_feature_mean", "explain", "Explanation", "SeededNoiseWarning"]
+__all__ = ["USELESS_NOISE_RELATIVE", "privatize", "privatize_counts", "estimate_n", "estimate_feature_mean", "explain", "Explanation", "SeededNoiseWarning"]
 
 
 # README, "How much DP costs": a noise std above 5 times the mean bin count n/B (100 bins) leaves
@@ -97,22 +97,54 @@ def privatize(
     if fp.noisy:
         raise BadInput("this fingerprint already carries DP noise; privatize the noise-free one")
     _check_spec(fp, spec)
+    return privatize_counts(fp.counts, epsilon=epsilon, delta=delta, sample_rate=sample_rate, spec=spec, rng=rng,
+                            max_images_per_unit=max_images_per_unit, privacy_unit=privacy_unit,
+                            not_covered=not_covered, _stacklevel=3)
+
+
+def privatize_counts(
+    counts: np.ndarray,
+    *,
+    epsilon: float,
+    delta: float,
+    sample_rate: float,
+    spec: FingerprintSpec,
+    rng: np.random.Generator | None = None,
+    max_images_per_unit: int = 1,
+    privacy_unit: str = "image",
+    not_covered: tuple[str, ...] = (),
+    _stacklevel: int = 2,
+) -> tuple[Fingerprint, PrivacyLedger]:
+    """:func:`privatize` on an exact count matrix of ``spec``, which may be all zero (an empty sample).
+
+    The export path uses this form: it never builds an exact fingerprint, so no exact
+    ``n`` or feature mean exists beside the noisy counts, and an empty Poisson sample
+    is released as pure noise instead of being refused.
+    """
+    exact = np.asarray(counts)
+    if exact.shape != (spec.num_features, spec.bins):
+        raise IncompatibleFingerprints(f"counts of shape {exact.shape} do not match spec ({spec.num_features}, "
+                                       f"{spec.bins})")
+    if not np.issubdtype(exact.dtype, np.integer) or (exact.size and int(exact.min()) < 0):
+        raise BadInput("exact counts must be non-negative integers")
     if rng is not None:
-        warnings.warn("DP noise drawn from a seeded generator: test use only, not private", SeededNoiseWarning, stacklevel=2)
-    m = fp.shape[0]
+        warnings.warn("DP noise drawn from a seeded generator: test use only, not private", SeededNoiseWarning,
+                      stacklevel=_stacklevel)
+    m = exact.shape[0]
     calibration = calibrate(epsilon=epsilon, delta=delta, sample_rate=sample_rate, contributions=m,
                             max_images_per_unit=max_images_per_unit)
-    noise = discrete_gaussian(fp.counts.size, sigma=calibration.sigma, rng=rng).reshape(fp.shape)
-    noisy = fp.counts + noise
+    noise = discrete_gaussian(exact.size, sigma=calibration.sigma, rng=rng).reshape(exact.shape)
+    noisy = exact.astype(np.int64) + noise
     n_hat = estimate_n(noisy)
     released = Fingerprint(
-        spec_id=fp.spec_id,
+        spec_id=spec.spec_id,
         counts=noisy,
         n=n_hat,
         feature_mean=estimate_feature_mean(noisy, spec=spec, n_estimate=n_hat),
         noisy=True,
     )
-    ledger = PrivacyLedger.from_calibration(calibration, spec_id=fp.spec_id, privacy_unit=privacy_unit, not_covered=not_covered)
+    ledger = PrivacyLedger.from_calibration(calibration, spec_id=spec.spec_id, privacy_unit=privacy_unit,
+                                            not_covered=not_covered)
     return released, ledger
 
 

@@ -53,7 +53,7 @@ from secfp.governance import (
     evaluate_export,
     filter_card,
 )
-from secfp.privacy import BudgetStore, PrivacyLedger, privatize
+from secfp.privacy import BudgetStore, PrivacyLedger, privatize_counts
 from secfp.privacy.release import USELESS_NOISE_RELATIVE
 
 __all__ = ["DPRequest", "ExportPlan", "prepare_export", "release", "dataset_id_for", "audit_refusal",
@@ -342,8 +342,8 @@ def _dp_release(
                               report=units.report(scanned), unit_index=units.unit_index, max_images_per_unit=k,
                               numerics=DP_NUMERICS)
     card, withheld = _withhold_private_fields(card, policy)
-    released, ledger = privatize(run.fingerprint, epsilon=dp.epsilon, delta=dp.delta, sample_rate=rate, spec=spec,
-                                 max_images_per_unit=k, privacy_unit=units.privacy_unit)
+    released, ledger = privatize_counts(run.counts, epsilon=dp.epsilon, delta=dp.delta, sample_rate=rate, spec=spec,
+                                        max_images_per_unit=k, privacy_unit=units.privacy_unit)
     card = _dp_card(card, fp=released, sample_rate=rate)
     noise_relative = ledger.sigma * spec.bins / max(1, released.n)  # type: ignore[operator]
     if noise_relative > USELESS_NOISE_RELATIVE:

@@ -165,3 +165,30 @@ def test_the_policy_budget_binds_even_when_dp_budget_is_larger(cli, sample_tasks
     assert second.exit_code == 7, second.output  # budget exhaustion is exit 7 with a policy too
     assert not (tmp_path / "2.bundle").exists()
     assert read_log(tmp_path / "home" / "audit.jsonl")[-1].event.outcome == "refused"
+
+
+def test_an_empty_poisson_sample_is_released_as_noise_not_refused(sample_tasks, default_spec, torch_home) -> None:
+    # Attack: a release refused when the sample is empty happens with probability (1-q)^N, a function of N
+    # that no accountant charges; and retrying until it succeeds conditions the sample on being non-empty.
+    # At q = 1e-5 the sample of this folder (about 20 units) is empty except with probability about 2e-4.
+    folder = sample_tasks["fundus"][0]
+    plan = _plan(folder, default_spec, dp=DPRequest(epsilon=0.01, sample_rate=1e-5))
+    assert plan.ledger.sample_rate == 1e-5 and plan.fingerprint.noisy
+    # Pure noise: every row sums to noise only, so the estimate of n is tiny next to the noise.
+    assert plan.fingerprint.n < plan.ledger.sigma * default_spec.bins
+    assert plan.numerics == "channels-last"
+
+
+def test_poisson_counts_of_an_empty_sample_are_zero_and_carry_no_exact_n_or_mean(sample_tasks, default_spec,
+                                                                                   torch_home) -> None:
+    import numpy as np
+
+    from secfp.fingerprint.pipeline import fingerprint_poisson
+
+    folder = sample_tasks["fundus"][0]
+    paths = sorted(str(p) for p in folder.iterdir() if p.is_file())
+    run = fingerprint_poisson(paths, spec=default_spec, sample_rate=1e-9, rng=np.random.default_rng(0))
+    assert run.counts.shape == (default_spec.num_features, default_spec.bins) and not run.counts.any()
+    assert not hasattr(run, "fingerprint") and not hasattr(run, "n")
+    full = fingerprint_poisson(paths, spec=default_spec, sample_rate=1.0, rng=np.random.default_rng(0))
+    assert np.all(full.counts.sum(axis=1) == len(paths))

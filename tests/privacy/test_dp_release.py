@@ -14,7 +14,9 @@ from secfp.errors import BadInput, IncompatibleFingerprints, UsageError
 from secfp.fingerprint.histogram import Fingerprint
 from secfp.privacy import mechanism
 from secfp.privacy.accounting import calibrate
-from secfp.privacy.release import SeededNoiseWarning, estimate_feature_mean, estimate_n, explain, privatize
+from secfp.privacy.release import (
+    SeededNoiseWarning, estimate_feature_mean, estimate_n, explain, privatize, privatize_counts,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::secfp.privacy.release.SeededNoiseWarning")
 
@@ -116,3 +118,18 @@ def test_explain_matches_calibration_and_mean_bin_count(small_spec) -> None:
     assert obj["accountants"] == [a.to_json() for a in expected.accountants]
     with pytest.raises(UsageError, match="samples"):
         explain(epsilon=1.0, delta=1e-6, sample_rate=0.1, spec=small_spec, samples=0)
+
+
+def test_privatize_counts_releases_pure_noise_for_an_empty_sample(small_spec):
+    zeros = np.zeros((small_spec.num_features, small_spec.bins), dtype=np.int64)
+    with pytest.warns(SeededNoiseWarning):
+        noisy, ledger = privatize_counts(zeros, epsilon=1.0, delta=1e-6, sample_rate=0.1, spec=small_spec,
+                                         rng=np.random.default_rng(5))
+    assert noisy.noisy and noisy.spec_id == small_spec.spec_id and ledger.sample_rate == 0.1
+    assert noisy.counts.any() and noisy.n >= 1  # noise only; n is the (clamped) estimate
+    with pytest.raises(BadInput, match="non-negative integers"):
+        privatize_counts(zeros - 1, epsilon=1.0, delta=1e-6, sample_rate=1.0, spec=small_spec)
+    with pytest.raises(BadInput, match="non-negative integers"):
+        privatize_counts(zeros.astype(float), epsilon=1.0, delta=1e-6, sample_rate=1.0, spec=small_spec)
+    with pytest.raises(IncompatibleFingerprints):
+        privatize_counts(zeros[:, :-1], epsilon=1.0, delta=1e-6, sample_rate=1.0, spec=small_spec)
