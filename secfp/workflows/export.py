@@ -68,6 +68,8 @@ _DP_DERIVED_CARD_FIELDS = ("task.images", "task.images_kind")
 # The numeric path of every DP export, whatever the sample size (recorded in the plan and the audit record).
 DP_NUMERICS = "channels-last"
 _BUDGET_RULE = "export.dataset_epsilon_budget"
+# Gates that read the released counts' estimates: under DP their verdict is a function of the noise.
+_NOISY_COUNT_RULES = ("export.min_source_images", "export.min_sampled_images")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -355,7 +357,8 @@ def _dp_release(
     return released, ledger, card, withheld, facts
 
 
-def _event(plan: ExportPlan, *, outcome: str, actor: str, bundle_id: str | None = None, reasons=(), remaining=None, details=None) -> AuditEvent:
+def _event(plan: ExportPlan, *, outcome: str, actor: str, bundle_id: str | None = None, reasons=(), remaining=None,
+           details=None, charged: bool = False) -> AuditEvent:
     policy = plan.policy
     return AuditEvent(
         event="export",
@@ -366,7 +369,7 @@ def _event(plan: ExportPlan, *, outcome: str, actor: str, bundle_id: str | None 
         policy_id=policy.id if policy is not None else None,
         policy_digest=policy.digest if policy is not None else None,
         dataset=plan.dataset,
-        epsilon_spent=plan.ledger.epsilon if plan.ledger.is_private and outcome == "ok" else None,
+        epsilon_spent=plan.ledger.epsilon if plan.ledger.is_private and (outcome == "ok" or charged) else None,
         budget_remaining=remaining,
         reasons=tuple(reasons),
         details=details or {"public": plan.public, "spec_id": plan.fingerprint.spec_id, "numerics": plan.numerics,
@@ -393,6 +396,8 @@ def release(
     Raises :class:`PolicyViolation` (exit 5, audited) when the plan was refused for any
     reason other than the dataset's budget, and BudgetExceeded (exit 7, audited) when
     the budget cannot pay, with or without a policy (the policy's budget always binds).
+    A DP plan refused by a gate that read its noisy counts is charged first (the refusal
+    is a function of the noise), in one step with its audit record.
     """
     if not plan.allowed:
         assert plan.verdict is not None
@@ -400,7 +405,11 @@ def release(
         if all(r.startswith(_BUDGET_RULE) for r in reasons):
             audit_refusal(plan, audit_log=audit_log, actor=actor, now=now, reasons=reasons)
             raise BudgetExceeded("; ".join(reasons))
-        audit_refusal(plan, audit_log=audit_log, actor=actor, now=now, reasons=reasons)
+        if _read_the_noise(plan):
+            _charge_refusal(plan, budget=effective_budget(budget, plan.policy), audit_log=audit_log, actor=actor,
+                            now=now, reasons=reasons)
+        else:
+            audit_refusal(plan, audit_log=audit_log, actor=actor, now=now, reasons=reasons)
         plan.verdict.raise_if_refused()
     kwargs = dict(issuer=issuer, recipients=plan.recipients, public=plan.public, now=now, lifetime=plan.lifetime,
                   card=plan.card, privacy=plan.ledger.to_json(), policy=plan.policy_reference())
@@ -423,6 +432,35 @@ def release(
         append_event(audit_log, _event(plan, outcome="refused", actor=actor, reasons=(exc.diagnostics(),)), now=now)
         raise
     return sealed
+
+
+def _read_the_noise(plan: ExportPlan) -> bool:
+    """Whether a DP plan was refused by a gate that read its noisy counts."""
+    reasons = plan.verdict.reasons if plan.verdict is not None else ()
+    return plan.ledger.is_private and any(r.startswith(_NOISY_COUNT_RULES) for r in reasons)
+
+
+def _charge_refusal(plan: ExportPlan, *, budget: BudgetStore | None, audit_log: Path, actor: str, now: datetime,
+                    reasons: Sequence[str]) -> None:
+    """Charge a DP attempt whose refusal read its noisy counts, together with its audit record.
+
+    The refusal is a function of the noise, and an exporter who retries until the gate
+    passes publishes a draw conditioned on passing; charging every attempt that read
+    the noise keeps the budget an upper bound on what was learnt from the data.
+    """
+    why = (*reasons, f"epsilon {plan.ledger.epsilon:g} charged: the refusal read the noisy counts")
+    if budget is None:
+        audit_refusal(plan, audit_log=audit_log, actor=actor, now=now, reasons=why)
+        return
+    try:
+        with budget.reserve(plan.dataset, epsilon=plan.ledger.epsilon, delta=plan.ledger.delta,
+                            label="refused export: a gate read the noisy counts", now=now) as reserved:
+            append_event(audit_log, _event(plan, outcome="refused", actor=actor, reasons=why,
+                                           remaining=reserved.remaining_epsilon, charged=True), now=now)
+    except BudgetExceeded as exc:
+        append_event(audit_log, _event(plan, outcome="refused", actor=actor,
+                                       reasons=(*reasons, exc.diagnostics())), now=now)
+        raise
 
 
 def _write(plan: ExportPlan, output: Path, sealed: SealedBundle, *, audit_log: Path, actor: str, now: datetime) -> None:

@@ -192,3 +192,37 @@ def test_poisson_counts_of_an_empty_sample_are_zero_and_carry_no_exact_n_or_mean
     assert not hasattr(run, "fingerprint") and not hasattr(run, "n")
     full = fingerprint_poisson(paths, spec=default_spec, sample_rate=1.0, rng=np.random.default_rng(0))
     assert np.all(full.counts.sum(axis=1) == len(paths))
+
+
+def test_a_refusal_that_read_the_noisy_counts_is_charged_with_its_audit_record(cli, sample_tasks, tmp_path) -> None:
+    # Attack: a gate on the noisy image count refused for free, so retrying until it passed published a draw
+    # conditioned on passing, and the budget never saw the attempts.
+    policy = _policy(tmp_path, dp=True).read_text().replace("min_source_images = 1", "min_source_images = 100000")
+    (tmp_path / "gate.toml").write_text(policy)
+    args = ("--key", tmp_path / "alice" / "alice.key", "--public", "--dp-epsilon", 2, "--dp-budget", 5,
+            "--policy", tmp_path / "gate.toml")
+    for attempt in (1, 2):
+        result = cli("export", sample_tasks["histology"][0], *args, "-o", tmp_path / f"{attempt}.bundle")
+        assert result.exit_code == 5, result.output
+        assert "export.min_source_images" in result.stderr and not (tmp_path / f"{attempt}.bundle").exists()
+        event = read_log(tmp_path / "home" / "audit.jsonl")[-1].event
+        assert event.outcome == "refused" and event.epsilon_spent == pytest.approx(2.0, abs=0.01)
+        assert "the refusal read the noisy counts" in " ".join(event.reasons)
+    listed = json.loads(cli("privacy", "budget", "list", "--dp-budget", 5, "--json").stdout)["datasets"]
+    assert len(listed) == 1 and listed[0]["spent_epsilon"] == pytest.approx(4.0, abs=0.02)
+    # The third attempt cannot be paid for: exit 7, audited, still nothing written.
+    third = cli("export", sample_tasks["histology"][0], *args, "-o", tmp_path / "3.bundle")
+    assert third.exit_code == 7 and not (tmp_path / "3.bundle").exists()
+    assert read_log(tmp_path / "home" / "audit.jsonl")[-1].event.outcome == "refused"
+
+
+def test_a_refusal_that_read_no_noise_costs_nothing(cli, sample_tasks, tmp_path) -> None:
+    policy = _policy(tmp_path, dp=True, extra="require_dataset = true\n")
+    result = cli("export", sample_tasks["histology"][0], "--key", tmp_path / "alice" / "alice.key", "--public",
+                 "--dp-epsilon", 2, "--dp-budget", 5, "--policy", policy, "-o", tmp_path / "x.bundle")
+    assert result.exit_code == 5, result.output
+    assert "export.require_dataset" in result.stderr and "min_source_images" not in result.stderr
+    event = read_log(tmp_path / "home" / "audit.jsonl")[-1].event
+    assert event.outcome == "refused" and event.epsilon_spent is None
+    listed = json.loads(cli("privacy", "budget", "list", "--dp-budget", 5, "--json").stdout)["datasets"]
+    assert all(d["spent_epsilon"] == 0 for d in listed)
