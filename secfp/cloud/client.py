@@ -214,6 +214,9 @@ class RegistryClient(oras.provider.Registry):
                                     "neither HTTPS nor on the registry itself")
             try:
                 token = self.auth.request_token(header)
+            except requests.exceptions.SSLError:
+                raise RegistryError(f"registry {self.connection.ref.registry}: TLS verification of the token "
+                                    "service failed (is its CA in --ca-file?)") from None
             except requests.exceptions.RequestException as exc:
                 raise RegistryRefused(f"registry {self.connection.ref.registry}: token request failed: "
                                       f"{type(exc).__name__}") from None

@@ -41,10 +41,21 @@ storage:
 http:
   addr: 127.0.0.1:{port}
   secret: test-only-secret{tls}
-auth:
+{auth}"""
+
+HTPASSWD_AUTH = """auth:
   htpasswd:
     realm: secfp-test
     path: {htpasswd}
+"""
+
+#: Distribution's ``auth.token``: clients fetch a bearer token from ``realm`` (see token_server.py).
+TOKEN_AUTH = """auth:
+  token:
+    realm: {realm}
+    service: {service}
+    issuer: {issuer}
+    rootcertbundle: {rootcertbundle}
 """
 
 
@@ -110,8 +121,11 @@ def _probe_context(tls: ServerTLS | None) -> ssl.SSLContext | None:
 
 
 def start_registry(folder: Path, users: dict[str, str], *, binary: str = "docker-registry",
-                   tls: ServerTLS | None = None) -> RunningRegistry:
-    """Start the registry (HTTPS with ``tls``, else plain HTTP) and wait (at most 20 s) until it answers on /v2/."""
+                   tls: ServerTLS | None = None, auth: str | None = None) -> RunningRegistry:
+    """Start the registry (HTTPS with ``tls``, else plain HTTP) and wait (at most 20 s) until it answers on /v2/.
+
+    ``auth`` replaces the htpasswd ``auth`` section (``users``) with another, e.g. ``TOKEN_AUTH`` filled in.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     htpasswd = folder / "htpasswd"
     htpasswd.write_text("".join(f"{u}:{bcrypt.hashpw(p.encode(), bcrypt.gensalt(rounds=4)).decode()}\n"
@@ -123,7 +137,8 @@ def start_registry(folder: Path, users: dict[str, str], *, binary: str = "docker
     for _ in range(5):
         port = free_port()
         config = folder / "config.yml"
-        config.write_text(CONFIG.format(root=root, port=port, htpasswd=htpasswd, tls=tls_config))
+        config.write_text(CONFIG.format(root=root, port=port, tls=tls_config,
+                                        auth=auth if auth is not None else HTPASSWD_AUTH.format(htpasswd=htpasswd)))
         log = (folder / "registry.log").open("ab")
         process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log,
                                    stdin=subprocess.DEVNULL)

@@ -23,7 +23,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from registry_server import PASSWORDS, RunningRegistry, ServerTLS, requires_registry, start_registry
+from registry_server import PASSWORDS, TOKEN_AUTH, RunningRegistry, ServerTLS, requires_registry, start_registry
+from token_server import ISSUER, SERVICE, TokenServer
 
 from secfp.governance import read_log
 
@@ -113,25 +114,27 @@ class PKI:
     good: ServerTLS  # consortium CA, SAN 127.0.0.1 and localhost
     wrong_host: ServerTLS  # consortium CA, SAN registry.example only
     self_signed: ServerTLS  # its own issuer, SAN 127.0.0.1 and localhost
+    impostor_token: ServerTLS  # unrelated CA, SAN 127.0.0.1: a token service we must not trust
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> PKI:
     folder = tmp_path_factory.mktemp("pki")
-    consortium = make_ca(folder, "consortium-ca")
-    return PKI(consortium=consortium, unrelated=make_ca(folder, "unrelated-ca"),
+    consortium, unrelated = make_ca(folder, "consortium-ca"), make_ca(folder, "unrelated-ca")
+    return PKI(consortium=consortium, unrelated=unrelated,
                good=issue_server_cert(folder, consortium, "registry", dns=("localhost",), ips=("127.0.0.1",)),
                wrong_host=issue_server_cert(folder, consortium, "other-host", dns=("registry.example",)),
-               self_signed=self_signed_server_cert(folder, "self-signed"))
+               self_signed=self_signed_server_cert(folder, "self-signed"),
+               impostor_token=issue_server_cert(folder, unrelated, "impostor-token", dns=(), ips=("127.0.0.1",)))
 
 
 @pytest.fixture
-def start_tls(tmp_path: Path) -> Callable[[ServerTLS], RunningRegistry]:
-    """Start real registries serving HTTPS with a given certificate; all are stopped after the test."""
+def start_tls(tmp_path: Path) -> Callable[..., RunningRegistry]:
+    """Start real registries serving HTTPS with a given certificate (and auth section); all are stopped after the test."""
     started: list[RunningRegistry] = []
 
-    def start(tls: ServerTLS) -> RunningRegistry:
-        running = start_registry(tmp_path / f"registry-tls-{len(started)}", PASSWORDS, tls=tls)
+    def start(tls: ServerTLS, *, auth: str | None = None) -> RunningRegistry:
+        running = start_registry(tmp_path / f"registry-tls-{len(started)}", PASSWORDS, tls=tls, auth=auth)
         started.append(running)
         return running
 
@@ -283,3 +286,46 @@ def test_ca_file_together_with_plain_http_is_a_usage_error(cloud, tls_registry, 
                      transport=("--ca-file", pki.consortium.pem, "--plain-http"), extra=("--json",))
     assert_refused_cleanly(pushed, exit_code=2, says="--ca-file and --plain-http do not go together")
     assert not (tls_registry.root / "docker/registry/v2/repositories/consortium").exists()
+
+
+# Bearer tokens: the registry sends clients to a token service, which must pass the same certificate checks --------
+@pytest.fixture
+def start_token_registry(start_tls, tmp_path: Path, pki):
+    """A TLS registry (consortium CA) with Distribution's token auth, its token service serving ``token_tls``."""
+    services: list[TokenServer] = []
+
+    def start(token_tls: ServerTLS) -> tuple[RunningRegistry, TokenServer]:
+        service = TokenServer(tmp_path / f"token-{len(services)}", PASSWORDS, certificate=token_tls.certificate,
+                              key=token_tls.key)
+        services.append(service)
+        auth = TOKEN_AUTH.format(realm=service.realm, service=SERVICE, issuer=ISSUER,
+                                 rootcertbundle=service.root_bundle)
+        return start_tls(pki.good, auth=auth), service
+
+    yield start
+    for service in services:
+        service.stop()
+
+
+def test_bearer_token_requests_go_over_tls_checked_against_the_ca_file(cloud, start_token_registry, pki):
+    # The token service (another port, another server) has a consortium-CA certificate too: it is trusted
+    # through --ca-file alone, exactly as the registry is.
+    registry, service = start_token_registry(pki.good)
+    publish_two_institutions(cloud, registry, pki.consortium.pem)
+    result = sync(cloud, registry, "consortium", "--ca-file", pki.consortium.pem, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["counts"] == {"added": 2, "present": 0, "seen": 0, "refused": 0}
+    assert len(cloud.pooled()) == 2
+    assert service.requests >= 3  # both pushes and the sync were authorised by bearer tokens
+
+
+def test_impostor_token_service_gets_no_password(cloud, start_token_registry, pki):
+    # The registry's realm points at a token service whose certificate comes from a CA we never chose (a
+    # man in the middle on the way to the token service): the handshake fails before bob's password is sent.
+    registry, service = start_token_registry(pki.impostor_token)
+    result = sync(cloud, registry, "consortium", "--ca-file", pki.consortium.pem, "--json")
+    error = assert_refused_cleanly(result, exit_code=3, says="TLS verification of the token service failed")
+    assert error["kind"] == "registry_error"
+    assert service.requests == 0
+    assert cloud.pooled() == []
+    assert [e.outcome for e in cloud.audit_events("pool-sync")] == ["failed"]
