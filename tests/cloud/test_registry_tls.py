@@ -26,6 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from registry_server import PASSWORDS, TOKEN_AUTH, RunningRegistry, ServerTLS, requires_registry, start_registry
 from token_server import ISSUER, SERVICE, TokenServer
 
+from secfp.cloud.state import SEEN_FILE
 from secfp.governance import read_log
 
 pytestmark = requires_registry
@@ -130,7 +131,7 @@ def pki(tmp_path_factory) -> PKI:
 
 @pytest.fixture
 def start_tls(tmp_path: Path) -> Callable[..., RunningRegistry]:
-    """Start real registries serving HTTPS with a given certificate (and auth section); all are stopped after the test."""
+    """Start real registries serving HTTPS with a given certificate (and auth section); stopped after the test."""
     started: list[RunningRegistry] = []
 
     def start(tls: ServerTLS, *, auth: str | None = None) -> RunningRegistry:
@@ -150,11 +151,11 @@ def tls_registry(start_tls, pki) -> RunningRegistry:
 
 # The command line, over TLS -----------------------------------------------------------------------------------
 def publish(cloud, registry: RunningRegistry, user: str, repository: str, *paths: Path, transport: tuple = (),
-            host: str | None = None, extra: tuple = ()):
+            extra: tuple = ()):
     """``secfp publish`` without --plain-http (the cloud fixture's helper always adds it)."""
-    reference = f"oci://{host or registry.host}:{registry.port}/{repository}"
-    return cloud.run("publish", *paths, reference, "--username", user, "--audit-log", cloud.tmp / f"{user}-audit.jsonl",
-                     *transport, *extra, env={"SECFP_REGISTRY_PASSWORD": PASSWORDS[user]})
+    return cloud.run("publish", *paths, registry.ref(repository), "--username", user,
+                     "--audit-log", cloud.tmp / f"{user}-audit.jsonl", *transport, *extra,
+                     env={"SECFP_REGISTRY_PASSWORD": PASSWORDS[user]})
 
 
 def sync(cloud, registry: RunningRegistry, namespace: str, *extra: Any, host: str | None = None):
@@ -196,7 +197,7 @@ def assert_sync_refused(cloud, result) -> None:
     error = assert_refused_cleanly(result, exit_code=3, says=TLS_REFUSED)
     assert error["kind"] == "registry_error"
     assert cloud.pooled() == []
-    assert cloud.audit_events("pool-add") == []
+    assert cloud.audit_events("pool-add") == [] and not (cloud.pool / SEEN_FILE).exists()
     assert [e.outcome for e in cloud.audit_events("pool-sync")] == ["failed"]
     assert TLS_REFUSED in cloud.audit_events("pool-sync")[0].reasons[0]
 
