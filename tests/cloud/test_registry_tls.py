@@ -330,3 +330,13 @@ def test_impostor_token_service_gets_no_password(cloud, start_token_registry, pk
     assert service.requests == 0
     assert cloud.pooled() == []
     assert [e.outcome for e in cloud.audit_events("pool-sync")] == ["failed"]
+
+
+def test_ca_file_without_a_certificate_is_a_usage_error_not_a_tls_failure(cloud, tls_registry, pki):
+    # A private key or a truncated file given as --ca-file would otherwise read as "TLS verification failed".
+    empty = cloud.tmp / "empty.pem"
+    empty.write_bytes(b"")
+    for wrong in (pki.good.key, empty):
+        result = sync(cloud, tls_registry, "consortium", "--ca-file", wrong, "--json")
+        assert_refused_cleanly(result, exit_code=2, says=f"CA file {wrong} holds no PEM certificate")
+    assert cloud.audit_events() == []
