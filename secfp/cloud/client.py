@@ -25,6 +25,7 @@ is abandoned. This module checks transport only; what an artifact must look like
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,11 @@ class Connection:
             raise UsageError("--ca-file and --plain-http do not go together")
         if self.ca_file is not None and not Path(self.ca_file).is_file():
             raise UsageError(f"CA file {self.ca_file} does not exist")
+        if self.ca_file is not None:
+            try:  # the loader the connection uses; it raises when the file holds no PEM certificate
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(self.ca_file))
+            except (OSError, ValueError):
+                raise UsageError(f"CA file {self.ca_file} holds no PEM certificate") from None
 
     @property
     def scheme(self) -> str:
@@ -214,6 +220,9 @@ class RegistryClient(oras.provider.Registry):
                                     "neither HTTPS nor on the registry itself")
             try:
                 token = self.auth.request_token(header)
+            except requests.exceptions.SSLError:
+                raise RegistryError(f"registry {self.connection.ref.registry}: TLS verification of the token "
+                                    "service failed (is its CA in --ca-file?)") from None
             except requests.exceptions.RequestException as exc:
                 raise RegistryRefused(f"registry {self.connection.ref.registry}: token request failed: "
                                       f"{type(exc).__name__}") from None

@@ -156,7 +156,14 @@ def push_bundle(client: RegistryClient, repository: str, tag: str, data: bytes, 
         ):
             path = Path(folder) / name
             path.write_bytes(blob)
-            _ok(client, client.upload_blob(str(path), container, dict(descriptor)), f"upload of the {name} blob")
+            try:
+                response = client.upload_blob(str(path), container, dict(descriptor))
+            except ValueError:
+                # The SDK raises ValueError (or a JSON decoding error, a ValueError too) when the registry opens
+                # no upload session; its message would quote the registry's answer.
+                raise RegistryError(f"registry {client.connection.ref.registry}: upload of the {name} blob failed "
+                                    "(no upload session was opened)") from None
+            _ok(client, response, f"upload of the {name} blob")
     manifest = build_manifest(layer_digest, len(data), title=title, annotations=annotations)
     response = client.upload_manifest(manifest, container)
     _ok(client, response, "manifest upload")
