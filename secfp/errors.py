@@ -10,6 +10,9 @@ The command line maps any :class:`SecfpError` to ``exit_code`` and prints
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 __all__ = [
     "SecfpError",
     "UsageError",
@@ -24,6 +27,7 @@ __all__ = [
     "IncompatibleFingerprints",
     "BudgetExceeded",
     "AuditChainBroken",
+    "BatchFailed",
 ]
 
 
@@ -36,6 +40,12 @@ class SecfpError(Exception):
         """One human-readable line, safe to print (never holds key material)."""
         text = " ".join(str(self).split())
         return text or self.__class__.__name__
+
+    @property
+    def kind(self) -> str:
+        """A stable machine name: the class name in snake case (``InvalidBundle`` -> ``invalid_bundle``)."""
+        name = type(self).__name__
+        return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 class UsageError(SecfpError):
@@ -105,3 +115,22 @@ class BudgetExceeded(SecfpError):
     """The dataset's differential-privacy budget cannot pay for this release."""
 
     exit_code = 7
+
+
+class BatchFailed(SecfpError):
+    """Some items of a batch (``pool add``, ``pool sync``) failed; every other item was done and stays done.
+
+    ``exit_code`` and :attr:`kind` are those of the most severe failure (the batch's
+    severity order), so a script sees the code and kind that item alone would give;
+    ``details`` holds every item's outcome (``outcomes``) for machines.
+    """
+
+    def __init__(self, message: str, *, exit_code: int, kind: str, details: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.exit_code = int(exit_code)
+        self._kind = kind
+        self.details = dict(details)
+
+    @property
+    def kind(self) -> str:
+        return self._kind

@@ -86,8 +86,9 @@ class _SecfpGroup(TyperGroup):
 
     def _json_error(self, ctx: typer.Context, *, code: int, kind: str, message: str,
                     details: dict[str, Any] | None = None) -> None:
-        # A command that already printed its document (``pool add`` lists per-bundle
-        # outcomes, then exits with the worst code) gets no second one.
+        # A command that already printed its document gets no second one. Batch commands
+        # print none on failure: their outcomes travel in the error's details
+        # (:class:`secfp.errors.BatchFailed`).
         if ctx.meta.get(_JSON_META) and not _render.documents_printed:
             try:
                 print_json(error_document(code=code, kind=kind, message=message, details=details))

@@ -43,7 +43,15 @@ def print_json(value: Any) -> None:
 
 
 def error_kind(exc: BaseException) -> str:
-    """A stable machine name for an error: its class name in snake case (``InvalidBundle`` -> ``invalid_bundle``)."""
+    """A stable machine name for an error: its class name in snake case (``InvalidBundle`` -> ``invalid_bundle``).
+
+    A :class:`~secfp.errors.SecfpError` names itself (:attr:`~secfp.errors.SecfpError.kind`;
+    a :class:`~secfp.errors.BatchFailed` takes its most severe failure's kind).
+    """
+    from secfp.errors import SecfpError
+
+    if isinstance(exc, SecfpError):
+        return exc.kind
     name = type(exc).__name__
     return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
 

@@ -107,7 +107,8 @@ def pool_sync(
     store = _open(pool, create=True)
     report = sync_pool(ref, client=client, store=store, receiver=receiver, key=unlock, now=now)
     if as_json:
-        print_json(report.to_json())
+        if not report.exit_code:
+            print_json(report.to_json())
     else:
         for o in report.outcomes:
             if o.outcome == "refused":
@@ -117,8 +118,7 @@ def pool_sync(
             else:
                 typer.echo(f"{o.outcome:<8} {o.artifact}: bundle {o.bundle_id}")
         _note(f"pool sync {ref}: " + ", ".join(f"{report.count(k)} {k}" for k in ("added", "present", "seen", "refused")))
-    if report.exit_code:
-        raise typer.Exit(report.exit_code)
+    report.raise_if_failed()  # the one error document (--json) / line on stderr, every outcome in its details
 
 
 def register(app: typer.Typer) -> None:

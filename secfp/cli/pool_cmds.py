@@ -9,7 +9,9 @@ bundle is printed without rich markup, so an issuer's ``[bold]`` stays literal.
 ``pool add`` verifies every bundle and goes on after a failure; its exit code is 0 when every bundle was added or was
 already in the pool, else the most severe failure's code, in this order: 4
 (verification failed) before 5 (refused by policy) before 3 (malformed or unreadable)
-before 2 (usage, e.g. a sealed bundle without ``--key``).
+before 2 (usage, e.g. a sealed bundle without ``--key``). On failure, ``--json`` prints the
+one error document of every command, with each file's outcome in ``error.details.outcomes``
+(:meth:`secfp.workflows.use.AddReport.raise_if_failed`).
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ def pool_add(
     report = add_to_pool(pool, bundles, receiver=receiver, now=now, key=unlock)
     _repaired(pool, report.reconciled)
     if as_json:
-        print_json(report.to_json())
+        if not report.exit_code:
+            print_json(report.to_json())
     else:
         for o in report.outcomes:
             if o.error is not None:
@@ -118,8 +121,7 @@ def pool_add(
                 _echo(f"added    {o.file}: bundle {e.bundle_id} from {e.issuer_name} ({_task(e)})")
             elif o.result is not None:
                 _echo(f"present  {o.file}: bundle {o.result.entry.bundle_id} is already in the pool")
-    if report.exit_code:
-        raise typer.Exit(report.exit_code)
+    report.raise_if_failed()  # the one error document (--json) / line on stderr, with every outcome in it
 
 
 def _status(store: Any, entry: Any, *, now: datetime, trust_store: Any) -> str:

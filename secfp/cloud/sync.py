@@ -38,7 +38,7 @@ from secfp.cloud.client import RegistryClient
 from secfp.cloud.reference import RegistryRef
 from secfp.cloud.remote import MAX_ENTRIES, get_blob, get_manifest, head_manifest, list_repositories, list_tags
 from secfp.cloud.state import SeenDigests
-from secfp.errors import SecfpError, UsageError
+from secfp.errors import BatchFailed, SecfpError, UsageError
 from secfp.governance import AuditEvent, append_event
 
 __all__ = ["ArtifactOutcome", "SyncReport", "sync_pool", "SEVERITY"]
@@ -58,12 +58,13 @@ class ArtifactOutcome:
     bundle_id: str | None = None
     exit_code: int = 0
     reason: str | None = None
+    kind: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"artifact": self.artifact, "outcome": self.outcome,
                                "manifest_digest": self.manifest_digest, "bundle_id": self.bundle_id}
         if self.outcome == "refused":
-            doc.update(exit_code=self.exit_code, reason=self.reason)
+            doc.update(exit_code=self.exit_code, kind=self.kind, reason=self.reason)
         return doc
 
 
@@ -81,10 +82,33 @@ class SyncReport:
     def count(self, outcome: str) -> int:
         return sum(1 for o in self.outcomes if o.outcome == outcome)
 
+    def counts(self) -> dict[str, int]:
+        return {k: self.count(k) for k in ("added", "present", "seen", "refused")}
+
     def to_json(self) -> dict[str, Any]:
+        """The success document of ``pool sync --json`` (every artifact in ``results``)."""
         return {"source": self.source, "pool": self.pool, "results": [o.to_json() for o in self.outcomes],
-                "counts": {k: self.count(k) for k in ("added", "present", "seen", "refused")},
-                "exit_code": self.exit_code}
+                "counts": self.counts(), "exit_code": self.exit_code}
+
+    def raise_if_failed(self) -> None:
+        """Raise :class:`~secfp.errors.BatchFailed` (code and kind of the most severe refusal) if any was refused.
+
+        ``details`` holds ``source``, ``pool``, ``counts`` and every artifact's outcome (``outcomes``).
+        """
+        code = self.exit_code
+        if not code:
+            return
+        refused = [o for o in self.outcomes if o.outcome == "refused"]
+        worst = next((o for o in refused if o.exit_code == code), refused[0])
+        counts = self.counts()
+        others = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        message = (f"pool sync {self.source}: {counts['refused']} of {len(self.outcomes)} artifacts refused, "
+                   f"{counts['added']} added, {counts['present']} present, {counts['seen']} seen; "
+                   f"{worst.artifact}: {worst.reason}{others}")
+        kind = (worst.kind if worst.exit_code == code else None) or "batch_failed"  # a code outside SEVERITY: 1
+        raise BatchFailed(message, exit_code=code, kind=kind,
+                          details={"source": self.source, "pool": self.pool, "counts": counts,
+                                   "outcomes": [o.to_json() for o in self.outcomes]})
 
 
 class _Stage(Exception):
@@ -158,13 +182,14 @@ class _Sync:
             self.audit("failed", reasons=(error.diagnostics(),),
                        details={"artifact": name, "manifest_digest": stage.manifest_digest})
             return ArtifactOutcome(name, "refused", stage.manifest_digest, exit_code=error.exit_code,
-                                   reason=error.diagnostics())
+                                   reason=error.diagnostics(), kind=error.kind)
         if data is None or digest in done:
             return ArtifactOutcome(name, "seen", digest)
         try:
             result = add_bundle(self.store, data, receiver=self.receiver, now=self.now, label=name, key=self.key)
         except SecfpError as exc:
-            return ArtifactOutcome(name, "refused", digest, exit_code=exc.exit_code, reason=exc.diagnostics())
+            return ArtifactOutcome(name, "refused", digest, exit_code=exc.exit_code, reason=exc.diagnostics(),
+                                   kind=exc.kind)
         bundle_id = result.entry.bundle_id
         self.seen.remember((digest, layer_digest), bundle_id=bundle_id, artifact=name, now=self.now)
         done.add(digest)

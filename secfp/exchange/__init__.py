@@ -5,7 +5,10 @@ Recipe-level API (STYLE.md: only ``exchange/_internal`` touches ``cryptography.h
 * identities: :func:`generate_identity`, :func:`save_identity`, :func:`load_identity`, :func:`load_card`
 * trust: :func:`load_trust_store`, :func:`trust_add`, :func:`trust_remove`
 * export: :func:`seal_bundle`, :func:`export_bundle`
-* receive: :func:`open_bundle`, :func:`load_fingerprint_or_bundle`, :class:`ReplayStore`
+* receive: :func:`open_bundle`, :func:`load_fingerprint_or_bundle`, :class:`ReplayStore`;
+  :mod:`secfp.exchange.received` (``ReceivedBundle``, sealed: only the receive workflow makes
+  one) is imported from its module, so that importing this package stays free of the
+  privacy accountants
 
 See SECURITY.md for the threat model and the verifier's order.
 """

@@ -1,7 +1,7 @@
 """The pool's SQLite index: its schema, and :class:`PoolEntry`, one verified bundle's facts.
 
 One table ``bundles``, one row per stored bundle, written only from a
-:class:`~secfp.workflows.receive.ReceivedBundle` (see :mod:`secfp.pool.store`).
+:class:`~secfp.exchange.received.ReceivedBundle` (see :mod:`secfp.pool.store`).
 The card, privacy and policy objects are kept whole as canonical JSON next to the
 columns the index is queried by (issuer, spec, card fields, DP, data use, times).
 A ``meta`` table holds the format (``secfp.pool``, version 1); any other version is
@@ -27,7 +27,7 @@ from secfp.governance import Party
 from secfp.mechanisms import Mechanism
 
 if TYPE_CHECKING:
-    from secfp.workflows.receive import ReceivedBundle
+    from secfp.exchange.received import ReceivedBundle
 
 __all__ = ["POOL_KIND", "POOL_VERSION", "SCHEMA", "PoolEntry", "entry_from_received", "entry_from_row",
            "entry_to_row", "parse_time"]
@@ -96,7 +96,7 @@ def _number(value: Any) -> float | None:
 class PoolEntry:
     """What the pool's index holds about one stored bundle: a received bundle's facts, minus the fingerprint.
 
-    Written only from a :class:`~secfp.workflows.receive.ReceivedBundle`. ``card``,
+    Written only from a :class:`~secfp.exchange.received.ReceivedBundle`. ``card``,
     ``privacy`` and ``policy`` are the signed JSON objects as received (shown by ``pool
     show``); :attr:`task_card` is the card as a type (None, with ``card_error``, when it does
     not follow the schema). ``checks`` are the checks the bundle passed when it was added;

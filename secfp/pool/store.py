@@ -9,7 +9,7 @@ Layout of a pool folder (created 0700; every file 0600)::
     DIR/pool.lock                          cross-process lock for every change
 
 **Nothing unverified enters.** :meth:`Pool.store` takes only a
-:class:`~secfp.workflows.receive.ReceivedBundle`, which only the receive workflow makes
+:class:`~secfp.exchange.received.ReceivedBundle`, which only the receive workflow makes
 (signature, decryption, audience, expiry, DP ledger, the import policy if the receiver
 has one); :func:`secfp.workflows.use.add_to_pool` verifies and stores. The pool's index
 is its own replay record: the same bundle id with the same statement is "already in the
@@ -55,6 +55,7 @@ from secfp._io import BUNDLE_ID as _ID
 from secfp._io import atomic_write_bytes, read_capped
 from secfp.errors import BadInput, UsageError
 from secfp.exchange.errors import Replayed
+from secfp.exchange.received import ReceivedBundle
 from secfp.fingerprint.histogram import Fingerprint
 from secfp.governance import AuditEvent, append_event
 from secfp.matching.engine import SourceMatrix
@@ -69,7 +70,6 @@ from secfp.pool._schema import (
     entry_from_row,
     entry_to_row,
 )
-from secfp.workflows.receive import ReceivedBundle
 
 __all__ = ["Pool", "PoolEntry", "AddResult", "ReconcileReport", "MAX_STORED_BUNDLE_BYTES"]
 

@@ -4,8 +4,9 @@ Order (each step runs only if every earlier one passed):
 
 1. :func:`secfp.exchange.open_bundle` - size cap, strict parse, suite, decryption,
    one trusted signature, payload type, issuer, audience, validity, replay check;
-2. the privacy ledger: well formed, for this fingerprint's spec, and its declared
-   epsilon re-derived by our own accountants (:func:`secfp.privacy.verify_ledger`);
+2. :func:`secfp.exchange.received.receive_statement` - the privacy ledger: well formed,
+   for this fingerprint's spec, and its declared epsilon re-derived by our own accountants
+   (:func:`secfp.privacy.verify_ledger`); the task card and policy reference parsed;
 3. the import policy, if one is given (every reason is reported);
 4. the audit record of the outcome;
 5. only then, when ``record``, the bundle id in the replay store. An audit append that
@@ -15,101 +16,26 @@ Order (each step runs only if every earlier one passed):
 Every outcome (ok, refused by policy, failed verification) is appended to the audit log;
 nothing else is written on failure. What a successful receipt returns is a
 :class:`ReceivedBundle`: the verified statement with its privacy ledger, task card (or the
-card's problem) and policy reference as types. Only :meth:`Receiver.receive` makes one.
+card's problem) and policy reference as types. Only :meth:`Receiver.receive` makes one
+(through step 2, which holds the seal: see :mod:`secfp.exchange.received`). The type lives
+at the exchange level so that the pool, which stores nothing else, need not import this
+workflow; it is re-exported here.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from secfp.cards.task_card import TaskCard
-from secfp.errors import BadInput, PolicyViolation, SecfpError, VerificationError
+from secfp.errors import PolicyViolation, SecfpError
 from secfp.exchange import PrivateIdentity, ReplayStore, TrustStore, VerifiedStatement, open_bundle
-from secfp.fingerprint.histogram import Fingerprint
+from secfp.exchange.received import PolicyRef, ReceivedBundle, check_privacy_claim, receive_statement
 from secfp.governance import AuditEvent, ImportFacts, Party, Policy, append_event, evaluate_import
-from secfp.mechanisms import Mechanism
-from secfp.privacy import PrivacyLedger, verify_ledger
 
 __all__ = ["Receiver", "ReceivedBundle", "PolicyRef", "import_facts", "check_privacy_claim"]
-
-_VERIFIER = object()  # held only by this module: the one key that constructs a ReceivedBundle
-
-
-@dataclass(frozen=True)
-class PolicyRef:
-    """The issuer's export policy as the statement names it: id, digest and DUO data-use codes."""
-
-    id: str | None
-    digest: str | None
-    data_use: tuple[str, ...]
-
-    @classmethod
-    def of(cls, policy: Mapping[str, Any] | None) -> PolicyRef | None:
-        if not policy:
-            return None
-        data_use = policy.get("data_use", ())
-        return cls(id=_text(policy.get("id")), digest=_text(policy.get("digest")),
-                   data_use=tuple(str(c) for c in data_use) if isinstance(data_use, list | tuple) else ())
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-@dataclass(frozen=True)
-class ReceivedBundle:
-    """A bundle that passed every receiving check; only :meth:`Receiver.receive` constructs one.
-
-    ``statement`` is what the verifier returned, ``ledger`` its privacy claim re-derived by
-    our accountants, ``card`` the task card parsed against the schema (None with
-    ``card_error`` saying why when it is missing or does not follow it), ``policy`` the
-    issuer's export-policy reference. There is no ``from_json``: keep the bundle bytes.
-    """
-
-    statement: VerifiedStatement
-    ledger: PrivacyLedger
-    card: TaskCard | None
-    card_error: str | None
-    policy: PolicyRef | None
-    _seal: object = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self._seal is not _VERIFIER:
-            raise TypeError("a ReceivedBundle is made only by Receiver.receive (verify the bundle)")
-
-    @property
-    def bundle_id(self) -> str:
-        return self.statement.bundle_id
-
-    @property
-    def fingerprint(self) -> Fingerprint:
-        return self.statement.fingerprint
-
-    @property
-    def issuer(self) -> Party:
-        return Party(self.statement.issuer_name, self.statement.issuer_key_id)
-
-    @property
-    def checks(self) -> tuple[str, ...]:
-        return self.statement.checks
-
-    @property
-    def data_use(self) -> tuple[str, ...]:
-        return self.policy.data_use if self.policy is not None else ()
-
-
-def _card(card: Mapping[str, Any]) -> tuple[TaskCard | None, str | None]:
-    if not card:
-        return None, "the bundle carries no task card"
-    try:
-        return TaskCard.from_json(card), None
-    except BadInput as exc:
-        return None, exc.diagnostics()
 
 
 def import_facts(received: ReceivedBundle, *, now: datetime) -> ImportFacts:
@@ -118,25 +44,6 @@ def import_facts(received: ReceivedBundle, *, now: datetime) -> ImportFacts:
     return ImportFacts(now=now, issuer=received.issuer, dp_mechanism=str(ledger.mechanism), epsilon=ledger.epsilon,
                        delta=ledger.delta, issued_at=received.statement.issued_at,
                        spec_id=received.fingerprint.spec_id, data_use=received.data_use)
-
-
-@functools.lru_cache(maxsize=256)
-def _verified_ledger(ledger: PrivacyLedger, rows: int) -> PrivacyLedger:
-    return verify_ledger(ledger, rows=rows)
-
-
-def check_privacy_claim(statement: VerifiedStatement) -> PrivacyLedger:
-    """Parse the signed privacy ledger and re-derive its epsilon; VerificationError if it under-declares."""
-    if statement.privacy == {"mechanism": Mechanism.NONE}:
-        # The minimal explicit non-DP claim (what exchange writes when given no ledger).
-        return PrivacyLedger.none(spec_id=statement.fingerprint.spec_id)
-    try:
-        ledger = PrivacyLedger.from_json(statement.privacy)
-    except BadInput as exc:
-        raise VerificationError(f"privacy ledger check failed: {exc.diagnostics()}") from None
-    if ledger.is_private and ledger.spec_id != statement.fingerprint.spec_id:
-        raise VerificationError("privacy ledger check failed: the ledger is for another spec than the fingerprint")
-    return _verified_ledger(ledger, int(statement.fingerprint.shape[0]))
 
 
 @dataclass(frozen=True)
@@ -167,10 +74,9 @@ class Receiver:
         try:
             statement = open_bundle(unverified_bytes, identity=self.identity, trust_store=self.trust_store, now=now,
                                     replay_store=replay_store, record=False)
-            ledger = check_privacy_claim(statement)
-            card, card_error = _card(statement.card)
+            received = receive_statement(statement)
+            ledger = received.ledger
             checks = ["privacy-ledger"]
-            received = ReceivedBundle(statement, ledger, card, card_error, PolicyRef.of(statement.policy), _VERIFIER)
             if policy is not None:
                 evaluate_import(policy, import_facts(received, now=now)).raise_if_refused()
                 checks.append("import-policy")

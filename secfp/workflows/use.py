@@ -45,7 +45,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from secfp.cards.task_card import TaskCard
-from secfp.errors import BadInput, IncompatibleFingerprints, SecfpError, UsageError, VerificationError
+from secfp.errors import (BadInput, BatchFailed, IncompatibleFingerprints, PolicyViolation, SecfpError, UsageError,
+                          VerificationError)
 from secfp.exchange import DEFAULT_MAX_SKEW, PrivateIdentity, TrustStore
 from secfp.fingerprint.histogram import Fingerprint
 from secfp.governance import AuditEvent, ImportFacts, Policy, Purpose, append_event, evaluate_import
@@ -125,8 +126,11 @@ class AddOutcome:
         if self.result is not None:
             return {"file": self.file, **self.result.to_json()}
         assert self.error is not None
-        return {"file": self.file, "outcome": "refused", "exit_code": self.error.exit_code,
-                "reason": self.error.diagnostics()}
+        out = {"file": self.file, "outcome": "refused", "exit_code": self.error.exit_code, "kind": self.error.kind,
+               "reason": self.error.diagnostics()}
+        if isinstance(self.error, PolicyViolation):  # as the error document of any other refusal by policy
+            out.update(reasons=list(self.error.reasons), policy_id=self.error.policy_id)
+        return out
 
 
 @dataclass(frozen=True)
@@ -142,8 +146,35 @@ class AddReport:
         codes = [o.error.exit_code for o in self.outcomes if o.error is not None]
         return next((c for c in SEVERITY if c in codes), 1 if codes else 0)
 
+    def counts(self) -> dict[str, int]:
+        """How many files were ``added``, already ``present`` and ``refused``."""
+        outcomes = Counter("refused" if o.error is not None else "added" if o.result and o.result.added else "present"
+                           for o in self.outcomes)
+        return {k: outcomes[k] for k in ("added", "present", "refused")}
+
     def to_json(self) -> dict[str, Any]:
+        """The success document of ``pool add --json`` (every outcome in ``results``)."""
         return {"pool": self.pool, "results": [o.to_json() for o in self.outcomes], "exit_code": self.exit_code}
+
+    def raise_if_failed(self) -> None:
+        """Raise :class:`~secfp.errors.BatchFailed` when any file was refused; what was added stays added.
+
+        Its exit code and kind are the most severe refusal's; ``details`` has the pool, the
+        ``counts`` and every file's outcome (``outcomes``, as in :meth:`to_json`'s ``results``).
+        """
+        code = self.exit_code
+        if not code:
+            return
+        refused = [(o.file, o.error) for o in self.outcomes if o.error is not None]
+        file, worst = next(((f, e) for f, e in refused if e.exit_code == code), refused[0])
+        counts = self.counts()
+        others = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        message = (f"pool add: {counts['refused']} of {len(self.outcomes)} bundles refused, {counts['added']} added, "
+                   f"{counts['present']} already present; {file}: {worst.diagnostics()}{others}")
+        kind = worst.kind if worst.exit_code == code else "batch_failed"  # a code outside SEVERITY maps to 1
+        raise BatchFailed(message, exit_code=code, kind=kind,
+                          details={"pool": self.pool, "counts": counts,
+                                   "outcomes": [o.to_json() for o in self.outcomes]})
 
 
 def add_bundle(pool: Pool, data: bytes, *, receiver: Receiver, now: datetime, label: str,

@@ -98,7 +98,9 @@ CASES = [
     (("privacy", "budget", "show"), lambda s: ["privacy", "budget", "show", "x", "--policy", _bad_policy(s)], 3),
     (("publish",), lambda s: ["publish", s.bundle, "not-a-registry-reference"], 2),
     (("pool", "sync"), lambda s: ["pool", "sync", "not-a-registry-reference", "--pool", s.root / "pool"], 2),
-    (("pool", "add"), lambda s: ["pool", "add", _garbage(s), "--pool", s.root / "pool"], None),
+    (("pool", "add"), lambda s: ["pool", "add", _garbage(s), "--pool", s.root / "pool"], 3),
+    (("pool", "add"), lambda s: ["pool", "add", s.bundle, _garbage(s), "--pool", s.root / "pool",
+                                 "--trust", s.root / "nobody", "--key", s.bob_key], 4),
     (("pool", "list"), lambda s: ["pool", "list", "--pool", s.root / "no-pool"], None),
     (("pool", "show"), lambda s: ["pool", "show", "0" * 32, "--pool", s.root / "no-pool"], None),
     (("plan",), lambda s: ["plan", s.fp, "--pool", s.root / "no-pool"], None),
@@ -135,15 +137,34 @@ def test_failure_prints_one_json_document_whose_code_is_the_exit_code(site, path
     if expected is not None:
         assert result.exit_code == expected, result.output
     doc = json.loads(result.stdout)  # exactly one document: trailing data would not parse
-    # pool add reports per-bundle outcomes as its document; every other failure is an error document.
-    if path != ("pool", "add"):
-        assert set(doc) == {"error"}, doc
-        error = doc["error"]
-        assert error["code"] == result.exit_code
-        assert isinstance(error["kind"], str) and error["kind"]
-        assert isinstance(error["message"], str) and error["message"]
-        assert isinstance(error["details"], dict)
+    assert set(doc) == {"error"}, doc
+    error = doc["error"]
+    assert error["code"] == result.exit_code
+    assert isinstance(error["kind"], str) and error["kind"]
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["details"], dict)
     assert "Traceback" not in result.output
+
+
+def test_pool_add_failure_is_one_error_document_with_every_outcome(site):
+    # A batch: one bundle from a signer we do not trust (4), one file of garbage (3). The document is the error
+    # of the most severe one (its code and kind, as `verify` of that bundle alone) and lists both outcomes.
+    garbage = _garbage(site)
+    pool = site.root / "pool"
+    result = site.run("pool", "add", site.bundle, garbage, "--pool", pool, "--trust", site.root / "nobody",
+                      "--key", site.bob_key, "--json")
+    assert result.exit_code == 4, result.output
+    error = json.loads(result.stdout)["error"]
+    alone = json.loads(site.run("verify", site.bundle, "--trust", site.root / "nobody", "--key", site.bob_key,
+                                "--json").stdout)["error"]
+    assert (error["code"], error["kind"]) == (alone["code"], alone["kind"]) == (4, "untrusted_signer")
+    assert error["message"].startswith("pool add: 2 of 2 bundles refused, 0 added, 0 already present; ")
+    details = error["details"]
+    assert details["pool"] == str(pool) and details["counts"] == {"added": 0, "present": 0, "refused": 2}
+    assert [(o["file"], o["outcome"], o["exit_code"], o["kind"]) for o in details["outcomes"]] == [
+        (str(site.bundle), "refused", 4, "untrusted_signer"), (str(garbage), "refused", 3, "invalid_bundle")]
+    assert all(isinstance(o["reason"], str) and o["reason"] for o in details["outcomes"])
+    assert result.stderr.startswith("secfp: error: pool add: 2 of 2 bundles refused")
 
 
 def test_version_prints_the_version_and_exits_0(site):

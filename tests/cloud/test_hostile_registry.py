@@ -24,7 +24,13 @@ def served(cloud, hostile):
 
     def sync(reference: str = hostile.ref(REPO), *extra):
         result = cloud.sync(reference, "--json", *extra)
-        return result, (json.loads(result.stdout) if result.stdout.strip() else None)
+        doc = json.loads(result.stdout) if result.stdout.strip() else None
+        if doc is not None and "error" in doc:
+            # A failed sync prints the one error document; a partly failed one has the report in its details.
+            assert doc["error"]["code"] == result.exit_code, doc
+            details = doc["error"]["details"]
+            doc = {**details, "results": details["outcomes"]} if "outcomes" in details else None
+        return result, doc
 
     return data, sync
 

@@ -112,10 +112,11 @@ def test_blob_tampered_in_registry_storage_is_rejected(cloud, registry):
     cloud.docker_login(registry, "bob")
     result = cloud.sync(registry.ref("consortium"), "--json")
     assert result.exit_code == 4
-    doc = json.loads(result.stdout)
-    refused = [r for r in doc["results"] if r["outcome"] == "refused"]
-    assert len(refused) == 1 and "digest check failed" in refused[0]["reason"]
-    assert doc["counts"]["added"] == 1  # carol's untouched bundle still arrives
+    error = json.loads(result.stdout)["error"]  # the one error document, every artifact's outcome in its details
+    assert (error["code"], error["kind"]) == (4, "digest_mismatch")
+    refused = [r for r in error["details"]["outcomes"] if r["outcome"] == "refused"]
+    assert len(refused) == 1 and "digest check failed" in refused[0]["reason"] and refused[0]["exit_code"] == 4
+    assert error["details"]["counts"]["added"] == 1  # carol's untouched bundle still arrives
     assert len(cloud.pooled()) == 1
     assert any(e.outcome == "failed" and "digest check failed" in e.reasons[0] for e in cloud.audit_events("pool-sync"))
     # Refused artifacts are not remembered: the next sync tries (and audits) it again.
@@ -207,7 +208,9 @@ def test_import_policy_refuses_synced_bundles_with_exit_5_and_remembers_nothing(
     policy.write_text(IMPORT_POLICY)
     result = cloud.sync(registry.ref("consortium"), "--policy", policy, "--json")
     assert result.exit_code == 5, result.output
-    assert json.loads(result.stdout)["counts"]["refused"] == 2
+    error = json.loads(result.stdout)["error"]
+    assert (error["code"], error["kind"], error["details"]["counts"]["refused"]) == (5, "policy_violation", 2)
+    assert [o["kind"] for o in error["details"]["outcomes"]] == ["policy_violation", "policy_violation"]
     assert cloud.pooled() == [] and not (cloud.pool / SEEN_FILE).exists()
     refused = cloud.audit_events("pool-add")
     assert [e.outcome for e in refused] == ["refused", "refused"] and refused[0].policy_id == "cloud-import"

@@ -100,6 +100,41 @@ def test_pool_add_untrusted_bundle_exits_4_and_adds_the_rest(site):
     assert [b["task"]["name"] for b in listed["bundles"]] == ["good"]
 
 
+def test_pool_add_partly_refused_reports_every_outcome_and_keeps_what_was_added(site, tmp_path):
+    # Mixed batch: a good bundle, one already pooled, one from an untrusted signer (mallory). The good ones stay
+    # added and audited; --json prints the one error document with every file's outcome in details.
+    first, good, evil = site.bundle("first", seed=3), site.bundle("good", seed=1), site.bundle("evil", issuer="mallory",
+                                                                                               seed=2)
+    assert site.add(first).exit_code == 0
+    result = site.add(first, good, evil, extra=("--json",))
+    assert result.exit_code == 4, result.output
+    doc = json.loads(result.stdout)  # one document
+    assert set(doc) == {"error"}
+    error = doc["error"]
+    assert error["code"] == 4 and error["kind"] == "untrusted_signer"
+    assert error["message"].startswith(f"pool add: 1 of 3 bundles refused, 1 added, 1 already present; {evil}: ")
+    details = error["details"]
+    assert details["counts"] == {"added": 1, "present": 1, "refused": 1}
+    first_out, good_out, evil_out = details["outcomes"]
+    assert (first_out["file"], first_out["outcome"]) == (str(first), "present")
+    assert (good_out["file"], good_out["outcome"], good_out["task"]["name"]) == (str(good), "added", "good")
+    assert (evil_out["file"], evil_out["outcome"], evil_out["exit_code"], evil_out["kind"]) == (
+        str(evil), "refused", 4, "untrusted_signer")
+    assert "trust" in evil_out["reason"]
+    # What was added stays added, and each outcome has its audit record.
+    listed = json.loads(site.run("pool", "list", "--pool", site.pool, "--trust", site.trust, "--json").stdout)
+    assert sorted(b["bundle_id"] for b in listed["bundles"]) == sorted([first_out["bundle_id"], good_out["bundle_id"]])
+    adds = [r.event for r in read_log(site.audit) if r.event.event == "pool-add"]
+    assert [(e.outcome, e.details["file"]) for e in adds[-3:]] == [("ok", str(first)), ("ok", str(good)),
+                                                                 ("failed", str(evil))]
+    assert adds[-2].bundle_id == good_out["bundle_id"]
+    # Without --json: a line per file on stdout, the one error line on stderr.
+    again = site.add(good, evil)
+    assert again.exit_code == 4
+    assert [line.split()[0] for line in again.stdout.splitlines()] == ["present", "refused"]
+    assert again.stderr.startswith("secfp: error: pool add: 1 of 2 bundles refused, 0 added, 1 already present")
+
+
 def test_pool_add_exit_code_is_the_most_severe_failure(site, tmp_path):
     junk = tmp_path / "junk.bundle"
     junk.write_bytes(b"\x00not a bundle")
@@ -108,7 +143,14 @@ def test_pool_add_exit_code_is_the_most_severe_failure(site, tmp_path):
     no_dp = site.bundle("no-dp", seed=1)
     assert site.add(junk).exit_code == 3
     assert site.add(no_dp, extra=("--policy", policy)).exit_code == 5
-    assert site.add(junk, no_dp, extra=("--policy", policy)).exit_code == 5  # policy (5) outranks malformed (3)
+    mixed = site.add(junk, no_dp, extra=("--policy", policy, "--json"))
+    assert mixed.exit_code == 5  # policy (5) outranks malformed (3)
+    error = json.loads(mixed.stdout)["error"]
+    assert (error["code"], error["kind"]) == (5, "policy_violation")
+    junk_out, no_dp_out = error["details"]["outcomes"]
+    assert (junk_out["exit_code"], junk_out["kind"]) == (3, "invalid_bundle")
+    assert no_dp_out["policy_id"] == "cli-import" and no_dp_out["reasons"]
+    assert all(r in no_dp_out["reason"] for r in no_dp_out["reasons"])
     evil = site.bundle("evil", issuer="mallory", seed=2)
     assert site.add(junk, no_dp, evil, extra=("--policy", policy)).exit_code == 4  # verification outranks both
     assert not (site.pool / "bundles").exists() or not any((site.pool / "bundles").iterdir())

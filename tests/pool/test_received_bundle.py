@@ -12,7 +12,7 @@ from secfp.cards.task_card import TaskCard
 from secfp.errors import AuditChainBroken
 from secfp.exchange import ReplayStore, open_bundle
 from secfp.privacy import PrivacyLedger
-from secfp.workflows.receive import PolicyRef, ReceivedBundle
+from secfp.exchange.received import PolicyRef, ReceivedBundle, receive_statement
 
 
 def test_a_received_bundle_cannot_be_forged_outside_the_verifier(world):
@@ -24,6 +24,17 @@ def test_a_received_bundle_cannot_be_forged_outside_the_verifier(world):
     received = world.receiver.receive(data, now=world.now, label="x")
     with pytest.raises(TypeError):
         replace(received, _seal=None)
+    # The one constructor takes only what open_bundle returned, not a look-alike of its fields.
+    with pytest.raises(TypeError, match="only from what open_bundle returned"):
+        receive_statement(statement.to_json())
+
+
+def test_the_receive_workflow_hands_out_the_exchange_level_type(world):
+    # The pool imports the type from secfp.exchange.received; the workflow re-exports the same class.
+    from secfp.workflows import receive
+
+    assert receive.ReceivedBundle is ReceivedBundle and receive.PolicyRef is PolicyRef
+    assert type(world.receiver.receive(world.bundle(), now=world.now, label="x")) is ReceivedBundle
 
 
 def test_the_pool_stores_only_a_received_bundle(world):
