@@ -35,7 +35,11 @@ SCENARIO_TITLES = {"architecture": "Architecture", "pretraining": "Pre-trained w
 
 _TERM_WORDS = {"similarity": "its close fingerprint",
                "size": "its small size (small source tasks transferred better in the study)",
-               "classes": "its number of classes", "keywords": "the keywords it shares with our task"}
+               "classes": "its number of classes", "keywords": "the keywords it shares with our task",
+               "modality": "its modality", "images": "its class balance and image size"}
+# Score terms that are the same for every source of one plan (the model's constant, our own task's
+# facts): they never say why one source was chosen over another.
+_SHARED_TERMS = frozenset({"baseline", "query"})
 _ORDINALS = {1: "closest", 2: "second closest", 3: "third closest"}
 
 
@@ -150,7 +154,8 @@ def _top_term(suggestion: Mapping[str, Any]) -> str | None:
     terms = [_dict(c) for c in _list(_dict(suggestion.get("score")).get("components"))]
     terms = [c for c in terms if type(c.get("contribution")) in (int, float)]
     # The similarity term is always negative (it is -bKLD); compare the others by contribution.
-    positive = [c for c in terms if c.get("name") != "similarity" and c["contribution"] > 0.005]
+    positive = [c for c in terms if c.get("name") != "similarity" and c.get("name") not in _SHARED_TERMS
+                and c["contribution"] > 0.005]
     if not positive:
         return None
     best = max(positive, key=lambda c: c["contribution"])

@@ -232,10 +232,29 @@ def test_study_evidence_says_when_the_size_prior_was_the_better_first_choice():
     assert study_evidence({}) == ""
 
 
-def test_every_summary_quotes_the_frozen_models_study_evidence(report):
-    summaries = {s.scenario: s for s in scenario_summaries(report)}
-    evidence = report.plan["model"]["evidence"]
-    for scenario, summary in summaries.items():
-        if summary.source is None:
-            continue
-        assert f"({evidence[scenario]['targets']} tasks, out of fold)" in summary.confidence
+def test_every_summary_quotes_the_frozen_models_study_evidence(report, scenario):
+    # The fixture's plan is the linear score (no evidence); the default planner's plan carries it.
+    candidates = [Candidate(s.source_id, s.distance, TaskCard.from_json(scenario.statements[s.source_id].card))
+                  for s in scenario.plan.suggestions["architecture"]]
+    plan = plan_transfer(candidates, query_card=TaskCard.from_json(card_json("q", images=500, classes=2,
+                                                                             modality="CT", share=False)))
+    with_model = replace(report, plan=plan.to_json())
+    evidence = with_model.plan["model"]["evidence"]
+    summaries = [s for s in scenario_summaries(with_model) if s.source]
+    assert summaries
+    for summary in summaries:
+        assert f"({evidence[summary.scenario]['targets']} tasks, out of fold)" in summary.confidence
+    # Without a learned model (the linear score) nothing is claimed.
+    assert not any("out of fold" in s.confidence for s in scenario_summaries(report))
+
+
+def test_terms_shared_by_every_source_are_never_the_reason_a_source_was_chosen(report):
+    plan = copy.deepcopy(report.plan)
+    for listed in plan["scenarios"].values():
+        for s in listed:
+            s["score"]["components"] = [
+                {"name": "baseline", "contribution": 5.0}, {"name": "query", "contribution": 4.0},
+                {"name": "modality", "contribution": 0.5}, {"name": "similarity", "contribution": -1.0}]
+    texts = [s.confidence for s in scenario_summaries(replace(report, plan=plan)) if s.source]
+    assert texts and all("chosen mainly for its modality" in t for t in texts)
+    assert not any("baseline" in t or "query term" in t for t in texts)
