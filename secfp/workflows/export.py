@@ -123,7 +123,7 @@ class ExportPlan:
     @property
     def budget_datasets(self) -> tuple[str, ...]:
         """Every budget a DP release of this plan is charged to: ``--dataset`` and the inputs' content id."""
-        return tuple(dict.fromkeys(d for d in (self.dataset, self.content_dataset) if d is not None))
+        return tuple(dict.fromkeys(d for d in (self.content_dataset, self.dataset) if d is not None))
 
     def policy_reference(self) -> dict[str, Any] | None:
         if self.policy is None:
