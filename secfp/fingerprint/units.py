@@ -64,6 +64,8 @@ class Units:
     privacy_unit: str
     dataset_id: str
     duplicates_dropped: int
+    # Images that carry a patient (a DICOM PatientID, or a --units mapping): all, none or some of them.
+    with_patient: int = 0
 
     @property
     def unit_count(self) -> int:
@@ -191,4 +193,5 @@ def assign_units(
         privacy_unit=chosen,
         dataset_id=content_dataset_id(list(digests.values())),
         duplicates_dropped=dropped,
+        with_patient=sum(p is not None for p in patients),
     )

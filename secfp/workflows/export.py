@@ -349,12 +349,11 @@ def _dp_release(
     k = dp.max_images_per_unit if dp.max_images_per_unit is not None else DEFAULT_MAX_IMAGES_PER_UNIT[units.privacy_unit]
     if units.duplicates_dropped:
         warnings.append(f"{units.duplicates_dropped} duplicate image(s) counted once (same file content)")
-    # A policy that requires patients lets only a patient-level ledger leave, whatever the inputs.
-    if dp.privacy_unit is None and dp.units is None and (policy is None or policy.export is None
-                                                          or policy.export.privacy_unit != "patient"):
-        warnings.append(f"the privacy unit '{units.privacy_unit}' was chosen from the inputs (patient only when every "
-                        "image carries a DICOM PatientID) and the ledger publishes it: give --privacy-unit to make "
-                        "it a public choice")
+    if dp.privacy_unit is None and units.privacy_unit != "patient" and units.with_patient:
+        # The default would be 'patient' without the images that lack an id: one patient's images would choose
+        # the unit the ledger publishes.
+        raise UsageError(f"{units.with_patient} of {len(units.refs)} images carry a DICOM PatientID and the others "
+                         "do not: choose the privacy unit (--privacy-unit volume, or --units FILE.csv for patients)")
     if units.privacy_unit != "patient":
         warnings.append(f"the privacy unit is one {units.privacy_unit}, not one patient: a patient with several "
                         f"{units.privacy_unit}s is protected less; give --units FILE.csv to protect patients")
