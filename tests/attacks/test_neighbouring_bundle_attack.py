@@ -26,6 +26,7 @@ CARD = {"v": 1, "task": {"name": "abdomen", "modality": "CT", "images": 42}}
 
 
 def _statement(folder: Path, spec, tmp_path: Path, name: str, *, unit: str = "patient") -> dict:
+    """The signed statement of a real public DP bundle of ``folder``; checks that no dataset id is in the file."""
     issuer = generate_identity("alice", now=NOW - timedelta(days=1))
     plan = prepare_export([folder], spec=spec, samples=10, seed=0,
                           dp=DPRequest(epsilon=4.0, privacy_unit=unit), recipients=(), public=True,
@@ -34,6 +35,10 @@ def _statement(folder: Path, spec, tmp_path: Path, name: str, *, unit: str = "pa
     sealed = release(plan, tmp_path / f"{name}.bundle", issuer=issuer,
                      budget=BudgetStore(tmp_path / "budgets", total_epsilon=100.0),
                      audit_log=tmp_path / "audit.jsonl", actor="test", now=NOW)
+    # The content id (a digest of the file digests) would confirm membership of a known image set.
+    assert plan.content_dataset.startswith("content:")
+    assert plan.content_dataset.split(":")[1].encode() not in sealed.data
+    assert plan.content_dataset.split(":")[1] not in canonical_json(sealed.statement.to_json()).decode()
     return sealed.statement.to_json()
 
 
