@@ -5,7 +5,8 @@ released fingerprint, the privacy ledger, the filtered task card, recipients,
 expiry), the policy verdict and the warnings, and writes nothing: it is what
 ``--dry-run`` shows. :func:`release` makes the side effects happen only together
 with their audit record: the dataset's budget is reserved under its lock (check
-and reservation are one step, so concurrent exports never overspend), the bundle
+and reservation are one step, so concurrent exports never overspend; under DP the
+budget of the inputs' content id too when ``--dataset`` names another), the bundle
 is sealed in memory, the audit record is appended, and only then is the bundle
 written and the reservation turned into a charge. Any failure before the audit
 record withdraws the reservation and writes nothing; a failed write after it is
@@ -20,6 +21,8 @@ Under DP nothing exact travels next to the noise:
   Poisson-sampled and contribute at most k images each;
 - policy gates compare the noisy estimates n-hat / q and n-hat, not the exact counts;
 - the numeric path does not depend on the realised sample size;
+- the privacy unit the ledger names is not chosen by one image: inputs where only
+  some images carry a patient id need an explicit unit;
 - task-card fields measured on the private data (:data:`DP_PRIVATE_CARD_FIELDS`)
   are withheld unless the export policy's card allow-list names them explicitly,
   and the ledger's ``not_covered`` lists every card field that leaves outside the noise.
