@@ -83,3 +83,45 @@ def test_a_copy_with_one_image_changed_is_another_dataset_unless_named(cli, samp
     assert _export(cli, tmp_path, changed, "2.bundle").exit_code == 0  # the limit: a fresh content budget
     # Named as the collection it belongs to, the changed copy finds the collection's budget spent.
     assert _export(cli, tmp_path, changed, "3.bundle", "--dataset", "histology").exit_code == 7
+
+
+def test_two_concurrent_releases_of_the_same_images_under_two_names_never_overspend(sample_tasks, default_spec,
+                                                                                    tmp_path, torch_home) -> None:
+    import threading
+    from datetime import datetime, timedelta, timezone
+
+    from secfp.errors import BudgetExceeded
+    from secfp.exchange import generate_identity
+    from secfp.privacy import BudgetStore
+    from secfp.workflows.export import DPRequest, prepare_export, release
+
+    now = datetime.now(timezone.utc)
+    budget = BudgetStore(tmp_path / "budgets", total_epsilon=10.0)
+    plans = [prepare_export([sample_tasks["histology"][0]], spec=default_spec, samples=10, seed=0,
+                            dp=DPRequest(epsilon=6.0, privacy_unit="image"), recipients=(), public=True,
+                            lifetime=timedelta(days=30), card=None, policy=None, dataset=name, budget=budget, now=now)
+             for name in ("name-a", "name-b")]
+    issuer = generate_identity("alice", now=now - timedelta(days=1))
+    start, outcomes = threading.Barrier(2), {}
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            release(plans[i], tmp_path / f"{i}.bundle", issuer=issuer, budget=budget, audit_log=tmp_path / "audit.jsonl",
+                    actor="test", now=now)
+            outcomes[i] = "ok"
+        except BudgetExceeded:
+            outcomes[i] = "exhausted"
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes.values()) == ["exhausted", "ok"]
+    spent = {s.dataset_id: s.spent_epsilon for s in budget.datasets()}
+    winner = next(i for i, o in outcomes.items() if o == "ok")
+    assert spent[plans[0].content_dataset] == pytest.approx(plans[0].ledger.epsilon)
+    assert spent[plans[winner].dataset] == pytest.approx(plans[winner].ledger.epsilon)
+    assert spent.get(plans[1 - winner].dataset, 0.0) == 0.0
+    assert [p.name for p in tmp_path.glob("*.bundle")] == [f"{winner}.bundle"]
