@@ -26,7 +26,8 @@ CARD = {"v": 1, "task": {"name": "abdomen", "modality": "CT", "images": 42}}
 ISSUER = generate_identity("alice", now=NOW - timedelta(days=1))
 
 
-def _statement(folder: Path, spec, tmp_path: Path, name: str, *, unit: str = "patient") -> dict:
+def _statement(folder: Path, spec, tmp_path: Path, name: str, *, unit: str = "patient",
+               warnings: list | None = None) -> dict:
     """The signed statement of a real public DP bundle of ``folder``; checks that no dataset id is in the file."""
     plan = prepare_export([folder], spec=spec, samples=10, seed=0,
                           dp=DPRequest(epsilon=4.0, privacy_unit=unit), recipients=(), public=True,
@@ -35,6 +36,8 @@ def _statement(folder: Path, spec, tmp_path: Path, name: str, *, unit: str = "pa
     sealed = release(plan, tmp_path / f"{name}.bundle", issuer=ISSUER,
                      budget=BudgetStore(tmp_path / "budgets", total_epsilon=100.0),
                      audit_log=tmp_path / "audit.jsonl", actor="test", now=NOW)
+    if warnings is not None:
+        warnings.extend(plan.warnings)
     # The content id (a digest of the file digests) would confirm membership of a known image set.
     assert plan.content_dataset.startswith("content:")
     assert plan.content_dataset.split(":")[1].encode() not in sealed.data
@@ -95,4 +98,16 @@ def test_an_image_that_fails_to_decode_leaves_no_trace_in_the_bundle(sample_task
     assert [path for path, _ in run.failed] == [f"{broken / 'zz-broken.png'}#0"]
     statements = [_statement(folder, default_spec, tmp_path / name, name, unit="image")
                   for folder, name in ((clean, "clean"), (broken, "broken"))]
+    assert _outside_the_noise(statements[0]) == _outside_the_noise(statements[1])
+
+
+def test_warnings_stay_on_the_custodians_terminal(sample_tasks, default_spec, tmp_path, torch_home) -> None:
+    clean = sample_tasks["fundus"][0]
+    copied = tmp_path / "with-a-copy"
+    shutil.copytree(clean, copied)
+    shutil.copy(sorted(copied.iterdir())[0], copied / "zz-copy.png")
+    shown: list[list[str]] = [[], []]
+    statements = [_statement(folder, default_spec, tmp_path / name, name, unit="image", warnings=seen)
+                  for folder, name, seen in ((clean, "clean", shown[0]), (copied, "copied", shown[1]))]
+    assert not any("duplicate" in w for w in shown[0]) and any("1 duplicate image" in w for w in shown[1])
     assert _outside_the_noise(statements[0]) == _outside_the_noise(statements[1])
