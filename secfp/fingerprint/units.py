@@ -18,8 +18,11 @@ gives every image a unit:
 The default is the coarsest available (``patient``, else ``volume``); an explicit
 level overrides it, and asking for ``patient`` where some image has no patient id
 is a usage error. Inputs are de-duplicated first: an image whose file has the same
-content (SHA-256) as an earlier one, under whatever path, is dropped, so
-``secfp export imgs imgs`` or a copied folder counts every image once. The content
+content (SHA-256) as an earlier one of the same unit, under whatever path, is dropped, so
+``secfp export imgs imgs`` or a copied folder counts every image once. Without a
+``--units`` mapping, files of equal content always fall in one unit (the DICOM ids are
+part of the content); a mapping that gives equal files to two units keeps one copy in
+each, so no unit's images depend on which other units are present. The content
 digests also name the dataset for the privacy budget (:attr:`Units.dataset_id`), so a
 copy or a renamed folder shares the budget of the original. What still escapes:
 a subset or a superset of the files, or re-encoded images, is another dataset.
@@ -61,6 +64,8 @@ class Units:
     privacy_unit: str
     dataset_id: str
     duplicates_dropped: int
+    # Images that carry a patient (a DICOM PatientID, or a --units mapping): all, none or some of them.
+    with_patient: int = 0
 
     @property
     def unit_count(self) -> int:
@@ -136,13 +141,16 @@ def assign_units(
     resolved_of: dict[str, str] = {}
     kept: list[ImageRef] = []
     file_of: list[str] = []
-    seen: set[tuple[str, str, int, str]] = set()
+    seen: set[tuple[str, str, int, str, str]] = set()
     for ref in report.refs:
         resolved = resolved_of.setdefault(ref.path, str(Path(ref.path).resolve()))
         digest = digests.get(resolved)
         if digest is None:
             digest = digests[resolved] = _file_digest(Path(resolved))
-        identity = (digest, ref.kind, ref.index, ref.key)
+        # A duplicate is dropped only within its own unit: across units, dropping the later copy would
+        # make one patient's contribution depend on whether another patient is in the dataset.
+        owner = unit_map.get(resolved, "") if unit_map is not None else ""
+        identity = (digest, ref.kind, ref.index, ref.key, owner)
         if identity in seen:
             continue
         seen.add(identity)
@@ -185,4 +193,5 @@ def assign_units(
         privacy_unit=chosen,
         dataset_id=content_dataset_id(list(digests.values())),
         duplicates_dropped=dropped,
+        with_patient=sum(p is not None for p in patients),
     )

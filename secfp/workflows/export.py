@@ -5,7 +5,8 @@ released fingerprint, the privacy ledger, the filtered task card, recipients,
 expiry), the policy verdict and the warnings, and writes nothing: it is what
 ``--dry-run`` shows. :func:`release` makes the side effects happen only together
 with their audit record: the dataset's budget is reserved under its lock (check
-and reservation are one step, so concurrent exports never overspend), the bundle
+and reservation are one step, so concurrent exports never overspend; under DP the
+budget of the inputs' content id too when ``--dataset`` names another), the bundle
 is sealed in memory, the audit record is appended, and only then is the bundle
 written and the reservation turned into a charge. Any failure before the audit
 record withdraws the reservation and writes nothing; a failed write after it is
@@ -20,6 +21,8 @@ Under DP nothing exact travels next to the noise:
   Poisson-sampled and contribute at most k images each;
 - policy gates compare the noisy estimates n-hat / q and n-hat, not the exact counts;
 - the numeric path does not depend on the realised sample size;
+- the privacy unit the ledger names is not chosen by one image: inputs where only
+  some images carry a patient id need an explicit unit;
 - task-card fields measured on the private data (:data:`DP_PRIVATE_CARD_FIELDS`)
   are withheld unless the export policy's card allow-list names them explicitly,
   and the ledger's ``not_covered`` lists every card field that leaves outside the noise.
@@ -28,7 +31,8 @@ Under DP nothing exact travels next to the noise:
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -113,10 +117,16 @@ class ExportPlan:
     numerics: str | None = None
     sample_rate_source: str | None = None
     warnings: tuple[str, ...] = ()
+    content_dataset: str | None = None
 
     @property
     def allowed(self) -> bool:
         return self.verdict is None or self.verdict.allowed
+
+    @property
+    def budget_datasets(self) -> tuple[str, ...]:
+        """Every budget a DP release of this plan is charged to: ``--dataset`` and the inputs' content id."""
+        return tuple(dict.fromkeys(d for d in (self.content_dataset, self.dataset) if d is not None))
 
     def policy_reference(self) -> dict[str, Any] | None:
         if self.policy is None:
@@ -144,6 +154,7 @@ class ExportPlan:
             "numerics": self.numerics,
             "sample_rate_source": self.sample_rate_source,
             "dataset": self.dataset,
+            "content_dataset": self.content_dataset,
             "budget": None if self.budget_total is None else {
                 "total_epsilon": self.budget_total, "spent_before": self.budget_spent,
                 "after": (self.budget_spent or 0.0) + (self.ledger.epsilon or 0.0)},
@@ -251,7 +262,7 @@ def prepare_export(
     budget = effective_budget(budget, policy)
     warnings: list[str] = []
     source_images: int | None = None
-    counts_kind, numerics, rate_source, privacy_unit = "exact", None, None, None
+    counts_kind, numerics, rate_source, privacy_unit, content_dataset = "exact", None, None, None, None
     dataset_explicit = dataset is not None
     withheld: tuple[str, ...] = ()
     if _is_fingerprint_file(inputs):
@@ -268,17 +279,23 @@ def prepare_export(
     else:
         released, ledger, card, withheld, facts = _dp_release(inputs, spec=spec, dp=dp, policy=policy, card=card,
                                                               on_progress=on_progress)
-        sampled, source_images, warnings_dp, rate_source, privacy_unit, numerics, derived_id = facts
+        sampled, source_images, warnings_dp, rate_source, privacy_unit, numerics, content_dataset = facts
         warnings += warnings_dp
         counts_kind = "dp_estimate"
-        dataset = dataset or derived_id
+        if dataset is not None and dataset != content_dataset:
+            # A new name must not start a fresh budget for the same images: both budgets are charged.
+            warnings.append(f"--dataset {dataset!r}: this release is charged to that budget and to the budget of "
+                            f"the inputs' content ({content_dataset}); a new name never resets what these images spent")
+        dataset = dataset or content_dataset
     if not ledger.is_private:
         warnings.append("this release carries no differential privacy: exact counts can reveal information about patients")
 
     budget_spent = budget_total = None
     if ledger.is_private and budget is not None:
-        state = budget.state(dataset)
-        budget_spent, budget_total = state.spent_epsilon, budget.total_epsilon
+        # The most spent of the budgets this release is charged to (the named one and the content's).
+        names = tuple(dict.fromkeys(d for d in (dataset, content_dataset) if d is not None))
+        budget_spent = max(budget.state(d).spent_epsilon for d in names)
+        budget_total = budget.total_epsilon
 
     verdict = None
     data_use: tuple[str, ...] = ()
@@ -315,7 +332,7 @@ def prepare_export(
         card=card, withheld_card_fields=withheld, policy=policy, verdict=verdict, dataset=dataset,
         source_image_count=source_images, sampled_count=sampled, budget_spent=budget_spent,
         budget_total=budget_total, data_use=data_use, counts_kind=counts_kind, numerics=numerics,
-        sample_rate_source=rate_source, warnings=tuple(warnings),
+        sample_rate_source=rate_source, warnings=tuple(warnings), content_dataset=content_dataset,
     )
 
 
@@ -335,6 +352,11 @@ def _dp_release(
     k = dp.max_images_per_unit if dp.max_images_per_unit is not None else DEFAULT_MAX_IMAGES_PER_UNIT[units.privacy_unit]
     if units.duplicates_dropped:
         warnings.append(f"{units.duplicates_dropped} duplicate image(s) counted once (same file content)")
+    if dp.privacy_unit is None and units.privacy_unit != "patient" and units.with_patient:
+        # The default would be 'patient' without the images that lack an id: one patient's images would choose
+        # the unit the ledger publishes.
+        raise UsageError(f"{units.with_patient} of {len(units.refs)} images carry a DICOM PatientID and the others "
+                         "do not: choose the privacy unit (--privacy-unit volume, or --units FILE.csv for patients)")
     if units.privacy_unit != "patient":
         warnings.append(f"the privacy unit is one {units.privacy_unit}, not one patient: a patient with several "
                         f"{units.privacy_unit}s is protected less; give --units FILE.csv to protect patients")
@@ -373,7 +395,9 @@ def _event(plan: ExportPlan, *, outcome: str, actor: str, bundle_id: str | None 
         budget_remaining=remaining,
         reasons=tuple(reasons),
         details=details or {"public": plan.public, "spec_id": plan.fingerprint.spec_id, "numerics": plan.numerics,
-                            "privacy_unit": plan.ledger.privacy_unit},
+                            "privacy_unit": plan.ledger.privacy_unit,
+                            **({"content_dataset": plan.content_dataset}
+                               if plan.content_dataset not in (None, plan.dataset) else {})},
     )
 
 
@@ -420,11 +444,9 @@ def release(
         _write(plan, output, sealed, audit_log=audit_log, actor=actor, now=now)
         return sealed
     try:
-        # Check and reservation happen under the dataset's lock, in one step.
-        with budget.reserve(plan.dataset, epsilon=plan.ledger.epsilon, delta=plan.ledger.delta,
-                            label=f"export to {output.name}", now=now) as reserved:
+        # Check and reservation happen under each dataset's lock, in one step.
+        with _reserve(budget, plan, label=f"export to {output.name}", now=now) as remaining:
             sealed = seal_bundle(plan.fingerprint, **kwargs)
-            remaining = reserved.remaining_epsilon
             append_event(audit_log, _event(plan, outcome="ok", actor=actor, bundle_id=sealed.statement.bundle_id,
                                            remaining=remaining), now=now)
             _write(plan, output, sealed, audit_log=audit_log, actor=actor, now=now)
@@ -432,6 +454,20 @@ def release(
         append_event(audit_log, _event(plan, outcome="refused", actor=actor, reasons=(exc.diagnostics(),)), now=now)
         raise
     return sealed
+
+
+@contextmanager
+def _reserve(budget: BudgetStore, plan: ExportPlan, *, label: str, now: datetime) -> Iterator[float]:
+    """Reserve the plan's epsilon in every budget it is charged to; yields the least epsilon left.
+
+    All reservations become charges when the block succeeds; if any reservation or the
+    block fails, the ones already made are withdrawn.
+    """
+    with ExitStack() as stack:
+        left = [stack.enter_context(budget.reserve(name, epsilon=plan.ledger.epsilon, delta=plan.ledger.delta,
+                                                   label=label, now=now)).remaining_epsilon
+                for name in plan.budget_datasets]
+        yield min(left)
 
 
 def _read_the_noise(plan: ExportPlan) -> bool:
@@ -453,10 +489,9 @@ def _charge_refusal(plan: ExportPlan, *, budget: BudgetStore | None, audit_log: 
         audit_refusal(plan, audit_log=audit_log, actor=actor, now=now, reasons=why)
         return
     try:
-        with budget.reserve(plan.dataset, epsilon=plan.ledger.epsilon, delta=plan.ledger.delta,
-                            label="refused export: a gate read the noisy counts", now=now) as reserved:
+        with _reserve(budget, plan, label="refused export: a gate read the noisy counts", now=now) as remaining:
             append_event(audit_log, _event(plan, outcome="refused", actor=actor, reasons=why,
-                                           remaining=reserved.remaining_epsilon, charged=True), now=now)
+                                           remaining=remaining, charged=True), now=now)
     except BudgetExceeded as exc:
         append_event(audit_log, _event(plan, outcome="refused", actor=actor,
                                        reasons=(*reasons, exc.diagnostics())), now=now)
