@@ -179,7 +179,7 @@ def export(
     privacy_unit: Annotated[Optional[str], typer.Option("--privacy-unit", help="What DP protects: patient, volume or image (default: the coarsest the inputs provide).")] = None,
     max_images_per_unit: Annotated[Optional[int], typer.Option("--max-images-per-unit", help="DP: at most this many images from each sampled unit (default: 4 for patient and volume, 1 for image).")] = None,
     units: Annotated[Optional[Path], typer.Option("--units", help="DP: CSV of path,unit rows mapping every input file to its patient.")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset id for the privacy budget (default: digest of the inputs' file contents).")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset name for the privacy budget; a DP release is charged to it and to the digest of the inputs' file contents (the default id), so a new name never resets the budget.")] = None,
     dp_budget: Annotated[Optional[float], typer.Option("--dp-budget", help="Total epsilon budget of the dataset (default 10; the policy's dataset_epsilon_budget binds if smaller).")] = None,
     policy: PolicyOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show exactly what would be released and the verdict; write nothing.")] = False,
