@@ -120,3 +120,27 @@ def test_frozen_model_carries_the_study_evidence_a_plan_quotes():
     for scenario, ev in evidence.items():
         assert ev["percentile@1"] == pytest.approx(oof[scenario]["percentile@1"], abs=1e-4)
         assert 0.0 <= ev["beats_size_only_share"] <= 1.0 and ev["targets"] in (23, 28)
+
+
+def test_the_benchmarks_deployment_check_builds_the_features_a_pool_builds():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fit_planner", ROOT / "benchmarks" / "fit_planner.py")
+    fit_planner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit_planner)
+    srcs = [TaskFacts(images=100 * (i + 1), num_classes=2 + i) for i in range(5)]
+    small, large = [0.5, 0.7, 0.6, 0.9, 1.1], [1.4, 2.0, 1.1, 2.5, 3.0]
+    with_large = pool_features(bkld_small=small, bkld_large=large, sources=srcs, query=TaskFacts())
+    at_run_time = pool_features(bkld_small=small, bkld_large=None, sources=srcs, query=TaskFacts())
+    assert np.array_equal(fit_planner.small_stands_in(with_large), at_run_time)
+
+
+def test_planner_similarity_diagnostic_prints_every_scenario():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "planner_similarity.py"), "--data", str(DATA)],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] and line.split()[0] in SCENARIOS]
+    assert [r[0] for r in rows] == list(SCENARIOS)
+    assert all(-1.0 <= float(v) <= 1.0 for r in rows for v in r[1:4]) and all(int(r[4]) in (46, 56) for r in rows)
