@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -249,11 +249,15 @@ class TransferPlan:
     suggestions: Mapping[str, tuple[Suggestion, ...]]
     excluded: tuple[Exclusion, ...]
     model: Mapping[str, Any] | None = None
+    # Per scenario, the eligible source with the fewest images (as its card states them): the
+    # size prior's first choice, which the study's evidence may favour over the planner's.
+    smallest: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"v": 1, "weights": self.weights.to_json() if self.weights is not None else None,
                 "model": dict(self.model) if self.model is not None else None,
                 "scenarios": {s: [x.to_json() for x in self.suggestions.get(s, ())] for s in SCENARIOS},
+                "smallest_source": {s: self.smallest[s] for s in SCENARIOS if s in self.smallest},
                 "excluded": [e.to_json() for e in self.excluded]}
 
 
@@ -374,6 +378,7 @@ def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | Non
                 for i, c in enumerate(candidates)}
     suggestions: dict[str, tuple[Suggestion, ...]] = {}
     excluded: list[Exclusion] = []
+    smallest: dict[str, str] = {}
     for scenario in SCENARIOS:
         ranked = []
         for cand in candidates:
@@ -386,6 +391,9 @@ def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | Non
             breakdown, p_gain = per_scenario[scenario][cand.source_id]
             ranked.append((cand, breakdown, offer, p_gain))
         ranked.sort(key=lambda item: (-item[1].total, item[0].source_id))
+        sized = [(c.card.images, c.source_id) for c, *_ in ranked if c.card.images is not None]
+        if sized:
+            smallest[scenario] = min(sized)[1]
         out = []
         for rank, (cand, breakdown, offer, p_gain) in enumerate(ranked[:top] if top else ranked, start=1):
             take = _TAKE[scenario].format(**{**{"terms": "", "contact": "", "licence": ""}, **offer})
@@ -413,4 +421,4 @@ def plan_transfer(candidates: Sequence[Candidate], *, query_card: TaskCard | Non
         model_json = {"name": ranker.name, "kind": ranker.kind,
                       **{k: ranker.provenance[k] for k in ("date", "cv_criterion", "evidence")
                          if k in ranker.provenance}}
-    return TransferPlan(weights, suggestions, tuple(excluded), model_json)
+    return TransferPlan(weights, suggestions, tuple(excluded), model_json, smallest)

@@ -17,7 +17,7 @@ policy, not data, so the codes do not gate them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from secfp.errors import UsageError
@@ -154,4 +154,4 @@ def plan_from_ranking(ranking: PoolRanking, *, query_card: Any = None, top: int 
     # Closeness ranks count every matched bundle, including those left out above for their card.
     plan = plan_transfer(candidates, query_card=query_card, top=top, refuse=combined,
                          closeness={m.source: (m.rank, len(ranking.matches)) for m in ranking.matches})
-    return TransferPlan(plan.weights, plan.suggestions, plan.excluded + tuple(excluded), plan.model)
+    return replace(plan, excluded=plan.excluded + tuple(excluded))

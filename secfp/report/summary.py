@@ -187,11 +187,13 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def study_evidence(evidence: Mapping[str, Any]) -> str:
+def study_evidence(evidence: Mapping[str, Any], smallest: str | None = None) -> str:
     """How the planner's first pick did against "smallest source first" in the study, out of fold, in words.
 
     Said plainly when the size prior did better: the steward should know that the
     planner's order is not better evidence than task size alone for this kind of transfer.
+    ``smallest`` is a sentence naming that alternative here (the eligible source with the
+    fewest images); it is added only then.
     """
     pick, size = evidence.get("percentile@1"), evidence.get("size_only_percentile@1")
     share, targets = evidence.get("beats_size_only_share"), evidence.get("targets")
@@ -202,18 +204,24 @@ def study_evidence(evidence: Mapping[str, Any]) -> str:
              f"{_ordinal(round(100 * size))}")
     if share >= 0.5:
         return f"Evidence: {where}."
-    return f"Evidence: {where}; for this kind of transfer the smallest source was the better first choice."
+    here = f" {smallest}" if smallest else ""
+    return f"Evidence: {where}; for this kind of transfer the smallest source was the better first choice.{here}"
 
 
 def _confidence(suggestion: Mapping[str, Any], who: SourceName, row: SourceRow | None,
-                evidence: Mapping[str, Any]) -> str:
+                evidence: Mapping[str, Any], smallest: SourceName | None) -> str:
     p = p_gain(suggestion)
     sentence = _closeness(who.closeness_rank, who.matched).capitalize()
     if row is not None and row.evidence and row.evidence.get("tied") and who.closeness_rank > 1:
         sentence += " (within noise of the closest)"
     term = _top_term(suggestion)
     sentence += f"; chosen mainly for {term}" if term else ""
-    study = study_evidence(evidence)
+    alternative = None
+    if smallest is not None:
+        alternative = ("This pick is also the smallest eligible source here." if smallest.source == who.source
+                       else f"The smallest eligible source here is \u201c{smallest.task}\u201d from "
+                            f"{smallest.institution}.")
+    study = study_evidence(evidence, alternative)
     study = f" {study}" if study else ""
     if p is not None:
         return f"Helped in about {round(p * 10)} of 10 similar cases in the study. {sentence}.{study}"
@@ -246,6 +254,7 @@ def scenario_summaries(report: Report) -> list[ScenarioSummary]:
     names = source_names(report)
     excluded = [_dict(x) for x in _list(_dict(report.plan).get("excluded"))]
     evidence = _dict(_dict(_dict(report.plan).get("model")).get("evidence"))
+    smallest = _dict(_dict(report.plan).get("smallest_source"))
     scenarios = list(SCENARIOS) + sorted(str(s) for s in _dict(report.plan.get("scenarios")) if s not in SCENARIOS)
     out = []
     for scenario in scenarios:
@@ -266,7 +275,9 @@ def scenario_summaries(report: Report) -> list[ScenarioSummary]:
         offer = _dict(top.get("offer"))
         out.append(ScenarioSummary(scenario, title, _action(scenario, offer),
                                    f"from {who.institution}: \u201c{who.task}\u201d",
-                                   _confidence(top, who, row, _dict(evidence.get(scenario))),
+                                   _confidence(top, who, row, _dict(evidence.get(scenario)),
+                                               names.get(smallest.get(scenario))
+                                               if isinstance(smallest.get(scenario), str) else None),
                                    _requires(scenario, offer, row), who.source))
     return out
 

@@ -191,3 +191,17 @@ def test_default_plan_uses_the_frozen_model_and_gives_p_gain_in_words():
 def test_default_plan_refuses_a_non_finite_distance():
     with pytest.raises(UsageError, match="finite"):
         plan_transfer([Candidate("x", math.inf, card("x"))])
+
+
+def test_plan_names_the_smallest_eligible_source_per_scenario():
+    cands = [Candidate("b-big", 0.2, card("big", images=50_000)), Candidate("b-small", 0.9, card("small", images=300)),
+             Candidate("b-small-no-share", 0.5, card("tiny", images=100, share=False)),
+             Candidate("b-unknown", 0.4, TaskCard.from_json({"v": 1, "task": {"name": "unknown size"}, "knowledge": {
+                 "cotraining": {"data_shareable": True, "terms": "DUA", "contact": "a@b.org"}}}))]
+    doc = plan_transfer(cands).to_json()
+    # "tiny" is the smallest, but it may not be shared, so co-training falls back to the next smallest.
+    assert doc["smallest_source"]["architecture"] == "b-small-no-share"
+    assert doc["smallest_source"]["cotraining"] == "b-small"
+    # A source the import policy refuses is not the smallest choice either.
+    refused = plan_transfer(cands, refuse=lambda c, s: "policy" if c.source_id == "b-small-no-share" else None)
+    assert refused.to_json()["smallest_source"]["architecture"] == "b-small"

@@ -51,6 +51,9 @@ def test_plan_excludes_cotraining_when_data_use_terms_forbid_our_purpose(world):
     ranking = world.rank(make_fingerprint(seed=9))
     with_irb = plan_from_ranking(ranking, purpose=Purpose(research_area="biomedical", ethics_approval=True))
     assert set(_cotraining(with_irb)[0]) == {allowed, ethics}
+    # The smallest eligible source survives the pool's exclusions and is one the plan may suggest.
+    assert plan.smallest["cotraining"] == allowed
+    assert plan.smallest["architecture"] in {allowed, genetic, ethics}
 
 
 def test_data_use_rule_leaves_other_scenarios_and_code_less_sources_alone():

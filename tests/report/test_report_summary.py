@@ -14,7 +14,7 @@ from secfp.cards.task_card import TaskCard
 from secfp.planning.planner import SCENARIOS, Candidate, plan_transfer
 from secfp.report import build_report, plan_document, render_html, render_markdown, render_plan_text
 from secfp.report._style import CONTRAST_PAIRS, CSS, PALETTE
-from secfp.report.summary import scenario_summaries
+from secfp.report.summary import scenario_summaries, source_names
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 POLICY = {"__version__": "1.4.0", "transform": {"__class_fullname__": "Compose", "p": 1.0, "bbox_params": None,
@@ -258,3 +258,23 @@ def test_terms_shared_by_every_source_are_never_the_reason_a_source_was_chosen(r
     texts = [s.confidence for s in scenario_summaries(replace(report, plan=plan)) if s.source]
     assert texts and all("chosen mainly for its modality" in t for t in texts)
     assert not any("baseline" in t or "query term" in t for t in texts)
+
+
+def test_where_size_alone_did_better_the_summary_names_the_smallest_source_here(report):
+    plan = copy.deepcopy(report.plan)
+    top = {sc: listed[0]["source_id"] for sc, listed in plan["scenarios"].items() if listed}
+    scenario = next(iter(top))
+    others = [r.source for r in report.rows if r.source != top[scenario] and r.verified]
+    plan["model"] = {"evidence": {scenario: {"targets": 23, "percentile@1": 0.6, "size_only_percentile@1": 0.7,
+                                             "beats_size_only_share": 0.1}}}
+    plan["smallest_source"] = {scenario: others[0]}
+    names = source_names(report)
+    text = next(s for s in scenario_summaries(replace(report, plan=plan)) if s.scenario == scenario).confidence
+    assert f"The smallest eligible source here is \u201c{names[others[0]].task}\u201d" in text
+    plan["smallest_source"] = {scenario: top[scenario]}
+    text = next(s for s in scenario_summaries(replace(report, plan=plan)) if s.scenario == scenario).confidence
+    assert text.endswith("This pick is also the smallest eligible source here.")
+    # Where the planner did better, no alternative is offered.
+    plan["model"]["evidence"][scenario]["beats_size_only_share"] = 0.9
+    text = next(s for s in scenario_summaries(replace(report, plan=plan)) if s.scenario == scenario).confidence
+    assert "smallest eligible" not in text
