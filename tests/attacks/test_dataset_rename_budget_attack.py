@@ -10,66 +10,52 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from secfp.cli import app
 from secfp.governance import read_log
 
 
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("SECFP_HOME", str(tmp_path / "home"))
-    runner = CliRunner()
-
-    def run(*args):
-        return runner.invoke(app, [str(a) for a in args])
-
-    assert run("keygen", "alice", "--out", tmp_path / "alice", "--no-passphrase").exit_code == 0
-    return run
+def _export(alice_cli, tmp_path, folder, out: str, *extra):
+    return alice_cli("export", folder, "--key", tmp_path / "alice" / "alice.key", "--public", "--dp-epsilon", 6,
+                     "--dp-budget", 10, "--privacy-unit", "image", "-o", tmp_path / out, *extra)
 
 
-def _export(cli, tmp_path, folder, out: str, *extra):
-    return cli("export", folder, "--key", tmp_path / "alice" / "alice.key", "--public", "--dp-epsilon", 6,
-               "--dp-budget", 10, "--privacy-unit", "image", "-o", tmp_path / out, *extra)
-
-
-def _spent(cli) -> dict[str, float]:
-    listed = json.loads(cli("privacy", "budget", "list", "--dp-budget", 10, "--json").stdout)["datasets"]
+def _spent(alice_cli) -> dict[str, float]:
+    listed = json.loads(alice_cli("privacy", "budget", "list", "--dp-budget", 10, "--json").stdout)["datasets"]
     return {d["dataset"]: d["spent_epsilon"] for d in listed}
 
 
-def test_a_new_dataset_name_does_not_reset_the_budget_of_the_same_images(cli, sample_tasks, tmp_path) -> None:
+def test_a_new_dataset_name_does_not_reset_the_budget_of_the_same_images(alice_cli, sample_tasks, tmp_path) -> None:
     folder = sample_tasks["histology"][0]
-    first = _export(cli, tmp_path, folder, "1.bundle")
+    first = _export(alice_cli, tmp_path, folder, "1.bundle")
     assert first.exit_code == 0, first.output
-    (content,) = _spent(cli)
+    (content,) = _spent(alice_cli)
     assert content.startswith("content:")
     # The same images under a new name: the content's budget is charged too, and it has only 4 left.
-    renamed = _export(cli, tmp_path, folder, "2.bundle", "--dataset", "fresh-start")
+    renamed = _export(alice_cli, tmp_path, folder, "2.bundle", "--dataset", "fresh-start")
     assert renamed.exit_code == 7, renamed.output
     assert content in renamed.stderr and not (tmp_path / "2.bundle").exists()
     assert "fresh-start" in renamed.stderr and "a new name never resets" in renamed.stderr  # the warning
-    assert _spent(cli) == pytest.approx({content: 6.0}, abs=0.01)  # the failed reservation was withdrawn
+    assert _spent(alice_cli) == pytest.approx({content: 6.0}, abs=0.01)  # the failed reservation was withdrawn
     refused = read_log(tmp_path / "home" / "audit.jsonl")[-1].event
     assert refused.outcome == "refused" and refused.dataset == "fresh-start"
     assert refused.details["content_dataset"] == content
 
 
-def test_a_named_release_charges_both_budgets_and_is_audited_with_both(cli, sample_tasks, tmp_path) -> None:
+def test_a_named_release_charges_both_budgets_and_is_audited_with_both(alice_cli, sample_tasks, tmp_path) -> None:
     folder = sample_tasks["histology"][0]
-    named = _export(cli, tmp_path, folder, "1.bundle", "--dataset", "histology-2024", "--json")
+    named = _export(alice_cli, tmp_path, folder, "1.bundle", "--dataset", "histology-2024", "--json")
     assert named.exit_code == 0, named.output
     assert any("a new name never resets" in w for w in json.loads(named.stdout)["warnings"])
-    spent = _spent(cli)
+    spent = _spent(alice_cli)
     assert set(spent) == {"histology-2024", next(d for d in spent if d.startswith("content:"))}
     assert all(v == pytest.approx(6.0, abs=0.01) for v in spent.values())
     event = read_log(tmp_path / "home" / "audit.jsonl")[-1].event
     assert event.outcome == "ok" and event.dataset == "histology-2024" and event.details["content_dataset"] in spent
     # Back to the derived id: its budget already paid for the named release.
-    assert _export(cli, tmp_path, folder, "2.bundle").exit_code == 7
+    assert _export(alice_cli, tmp_path, folder, "2.bundle").exit_code == 7
 
 
-def test_a_copy_with_one_image_changed_is_another_dataset_unless_named(cli, sample_tasks, tmp_path) -> None:
+def test_a_copy_with_one_image_changed_is_another_dataset_unless_named(alice_cli, sample_tasks, tmp_path) -> None:
     # The documented limit (SECURITY.md): the content id binds only the exact files; a name binds a collection.
     folder = sample_tasks["histology"][0]
     changed = tmp_path / "changed"
@@ -79,10 +65,10 @@ def test_a_copy_with_one_image_changed_is_another_dataset_unless_named(cli, samp
         pixels = np.array(img)
     pixels[0, 0] = 255 - pixels[0, 0]
     Image.fromarray(pixels).save(victim)
-    assert _export(cli, tmp_path, folder, "1.bundle", "--dataset", "histology").exit_code == 0
-    assert _export(cli, tmp_path, changed, "2.bundle").exit_code == 0  # the limit: a fresh content budget
+    assert _export(alice_cli, tmp_path, folder, "1.bundle", "--dataset", "histology").exit_code == 0
+    assert _export(alice_cli, tmp_path, changed, "2.bundle").exit_code == 0  # the limit: a fresh content budget
     # Named as the collection it belongs to, the changed copy finds the collection's budget spent.
-    assert _export(cli, tmp_path, changed, "3.bundle", "--dataset", "histology").exit_code == 7
+    assert _export(alice_cli, tmp_path, changed, "3.bundle", "--dataset", "histology").exit_code == 7
 
 
 def test_two_concurrent_releases_of_the_same_images_under_two_names_never_overspend(sample_tasks, default_spec,

@@ -10,9 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from secfp.cli import app
 from secfp.governance import load_policy, read_log
 from secfp.workflows.export import DPRequest, prepare_export
 
@@ -115,53 +113,41 @@ def test_policy_requiring_patients_refuses_a_volume_level_release(sample_tasks, 
     assert "export.privacy_unit" in reasons and "export.require_dataset" in reasons
 
 
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("SECFP_HOME", str(tmp_path / "home"))
-    runner = CliRunner()
-
-    def run(*args):
-        return runner.invoke(app, [str(a) for a in args])
-
-    assert run("keygen", "alice", "--out", tmp_path / "alice", "--no-passphrase").exit_code == 0
-    return run
-
-
-def test_dp_required_policy_refuses_a_non_dp_export_with_exit_5_and_an_audit_record(cli, sample_tasks, tmp_path) -> None:
+def test_dp_required_policy_refuses_a_non_dp_export_with_exit_5_and_an_audit_record(alice_cli, sample_tasks, tmp_path) -> None:
     policy = _policy(tmp_path, dp=True)
     out = tmp_path / "x.bundle"
-    result = cli("export", sample_tasks["histology"][0], "--key", tmp_path / "alice" / "alice.key", "--public",
-                 "--samples", 20, "--policy", policy, "-o", out)
+    result = alice_cli("export", sample_tasks["histology"][0], "--key", tmp_path / "alice" / "alice.key", "--public",
+                       "--samples", 20, "--policy", policy, "-o", out)
     assert result.exit_code == 5, result.output
     assert "export.dp_required" in result.stderr and not out.exists()
     last = read_log(tmp_path / "home" / "audit.jsonl")[-1].event
     assert last.event == "export" and last.outcome == "refused" and "export.dp_required" in " ".join(last.reasons)
 
 
-def test_a_copied_folder_shares_the_budget_and_exhaustion_is_exit_7_without_a_policy(cli, sample_tasks, tmp_path) -> None:
+def test_a_copied_folder_shares_the_budget_and_exhaustion_is_exit_7_without_a_policy(alice_cli, sample_tasks, tmp_path) -> None:
     # Attack: a copy of the folder started at zero spent.
     original = sample_tasks["histology"][0]
     copy = tmp_path / "copy"
     shutil.copytree(original, copy)
     args = ("--key", tmp_path / "alice" / "alice.key", "--public", "--dp-epsilon", 2, "--dp-budget", 3, "--json")
-    first = cli("export", original, *args, "-o", tmp_path / "1.bundle")
+    first = alice_cli("export", original, *args, "-o", tmp_path / "1.bundle")
     assert first.exit_code == 0, first.output
     doc = json.loads(first.stdout)
     assert doc["privacy"]["privacy_unit"] == "volume" and doc["privacy"]["max_images_per_unit"] == 4
     assert any("not one patient" in w for w in doc["warnings"]) and "warning:" in first.stderr
-    second = cli("export", copy, *args, "-o", tmp_path / "2.bundle")
+    second = alice_cli("export", copy, *args, "-o", tmp_path / "2.bundle")
     assert second.exit_code == 7 and not (tmp_path / "2.bundle").exists()
-    listed = cli("privacy", "budget", "list", "--dp-budget", 3, "--json")
+    listed = alice_cli("privacy", "budget", "list", "--dp-budget", 3, "--json")
     datasets = json.loads(listed.stdout)["datasets"]
     assert len(datasets) == 1 and datasets[0]["spent_epsilon"] <= 2.0 and datasets[0]["releases"] == 1
 
 
-def test_the_policy_budget_binds_even_when_dp_budget_is_larger(cli, sample_tasks, tmp_path) -> None:
+def test_the_policy_budget_binds_even_when_dp_budget_is_larger(alice_cli, sample_tasks, tmp_path) -> None:
     policy = _policy(tmp_path, dp=True, extra="dataset_epsilon_budget = 8.0\n")
     args = ("--key", tmp_path / "alice" / "alice.key", "--public", "--dp-epsilon", 5, "--dp-budget", 100,
             "--policy", policy)
-    assert cli("export", sample_tasks["histology"][0], *args, "-o", tmp_path / "1.bundle").exit_code == 0
-    second = cli("export", sample_tasks["histology"][0], *args, "-o", tmp_path / "2.bundle")
+    assert alice_cli("export", sample_tasks["histology"][0], *args, "-o", tmp_path / "1.bundle").exit_code == 0
+    second = alice_cli("export", sample_tasks["histology"][0], *args, "-o", tmp_path / "2.bundle")
     assert second.exit_code == 7, second.output  # budget exhaustion is exit 7 with a policy too
     assert not (tmp_path / "2.bundle").exists()
     assert read_log(tmp_path / "home" / "audit.jsonl")[-1].event.outcome == "refused"
@@ -194,7 +180,7 @@ def test_poisson_counts_of_an_empty_sample_are_zero_and_carry_no_exact_n_or_mean
     assert np.all(full.counts.sum(axis=1) == len(paths))
 
 
-def test_a_refusal_that_read_the_noisy_counts_is_charged_with_its_audit_record(cli, sample_tasks, tmp_path) -> None:
+def test_a_refusal_that_read_the_noisy_counts_is_charged_with_its_audit_record(alice_cli, sample_tasks, tmp_path) -> None:
     # Attack: a gate on the noisy image count refused for free, so retrying until it passed published a draw
     # conditioned on passing, and the budget never saw the attempts.
     policy = _policy(tmp_path, dp=True).read_text().replace("min_source_images = 1", "min_source_images = 100000")
@@ -202,27 +188,27 @@ def test_a_refusal_that_read_the_noisy_counts_is_charged_with_its_audit_record(c
     args = ("--key", tmp_path / "alice" / "alice.key", "--public", "--dp-epsilon", 2, "--dp-budget", 5,
             "--policy", tmp_path / "gate.toml")
     for attempt in (1, 2):
-        result = cli("export", sample_tasks["histology"][0], *args, "-o", tmp_path / f"{attempt}.bundle")
+        result = alice_cli("export", sample_tasks["histology"][0], *args, "-o", tmp_path / f"{attempt}.bundle")
         assert result.exit_code == 5, result.output
         assert "export.min_source_images" in result.stderr and not (tmp_path / f"{attempt}.bundle").exists()
         event = read_log(tmp_path / "home" / "audit.jsonl")[-1].event
         assert event.outcome == "refused" and event.epsilon_spent == pytest.approx(2.0, abs=0.01)
         assert "the refusal read the noisy counts" in " ".join(event.reasons)
-    listed = json.loads(cli("privacy", "budget", "list", "--dp-budget", 5, "--json").stdout)["datasets"]
+    listed = json.loads(alice_cli("privacy", "budget", "list", "--dp-budget", 5, "--json").stdout)["datasets"]
     assert len(listed) == 1 and listed[0]["spent_epsilon"] == pytest.approx(4.0, abs=0.02)
     # The third attempt cannot be paid for: exit 7, audited, still nothing written.
-    third = cli("export", sample_tasks["histology"][0], *args, "-o", tmp_path / "3.bundle")
+    third = alice_cli("export", sample_tasks["histology"][0], *args, "-o", tmp_path / "3.bundle")
     assert third.exit_code == 7 and not (tmp_path / "3.bundle").exists()
     assert read_log(tmp_path / "home" / "audit.jsonl")[-1].event.outcome == "refused"
 
 
-def test_a_refusal_that_read_no_noise_costs_nothing(cli, sample_tasks, tmp_path) -> None:
+def test_a_refusal_that_read_no_noise_costs_nothing(alice_cli, sample_tasks, tmp_path) -> None:
     policy = _policy(tmp_path, dp=True, extra="require_dataset = true\n")
-    result = cli("export", sample_tasks["histology"][0], "--key", tmp_path / "alice" / "alice.key", "--public",
-                 "--dp-epsilon", 2, "--dp-budget", 5, "--policy", policy, "-o", tmp_path / "x.bundle")
+    result = alice_cli("export", sample_tasks["histology"][0], "--key", tmp_path / "alice" / "alice.key", "--public",
+                       "--dp-epsilon", 2, "--dp-budget", 5, "--policy", policy, "-o", tmp_path / "x.bundle")
     assert result.exit_code == 5, result.output
     assert "export.require_dataset" in result.stderr and "min_source_images" not in result.stderr
     event = read_log(tmp_path / "home" / "audit.jsonl")[-1].event
     assert event.outcome == "refused" and event.epsilon_spent is None
-    listed = json.loads(cli("privacy", "budget", "list", "--dp-budget", 5, "--json").stdout)["datasets"]
+    listed = json.loads(alice_cli("privacy", "budget", "list", "--dp-budget", 5, "--json").stdout)["datasets"]
     assert all(d["spent_epsilon"] == 0 for d in listed)
