@@ -363,12 +363,15 @@ def main() -> None:
         base_rows[name] = np.asarray(rows)
 
     results, oof_scores = {}, {}
+    fold_models: dict[str, list[RankerModel]] = {}
     for name in args.only:
         rows = [None] * len(items)
         scores_by = {}
+        fold_models[name] = []
         for fold in fold_list:
             train = [it for it in items if it[2] not in fold]
             model = fit(name, pools, train)
+            fold_models[name].append(model)
             for i, (sc, _, t, y, base) in enumerate(items):
                 if t in fold:
                     key = (sc, t)
@@ -405,8 +408,7 @@ def main() -> None:
     # Deployment check (reported, not used to select): the pool ranks with bKLD small only, so at run time
     # the small distance stands in for the large one (see pool_features). Same folds, same fitted models.
     deployed = [None] * len(items)
-    for fold in fold_list:
-        model = fit(chosen, pools, [it for it in items if it[2] not in fold])
+    for fold, model in zip(fold_list, fold_models[chosen]):
         for i, (sc, _, t, y, base) in enumerate(items):
             if t in fold:
                 deployed[i] = score_ranking(order_of(model.score(sc, small_stands_in(pools[t][1]))), y, base)

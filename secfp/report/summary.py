@@ -187,12 +187,12 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def study_evidence(evidence: Mapping[str, Any], smallest: str | None = None) -> str:
+def study_evidence(evidence: Mapping[str, Any], alternative: str | None = None) -> str:
     """How the planner's first pick did against "smallest source first" in the study, out of fold, in words.
 
     Said plainly when the size prior did better: the steward should know that the
     planner's order is not better evidence than task size alone for this kind of transfer.
-    ``smallest`` is a sentence naming that alternative here (the eligible source with the
+    ``alternative`` is a sentence naming that choice here (the eligible source with the
     fewest images); it is added only then.
     """
     pick, size = evidence.get("percentile@1"), evidence.get("size_only_percentile@1")
@@ -204,7 +204,7 @@ def study_evidence(evidence: Mapping[str, Any], smallest: str | None = None) -> 
              f"{_ordinal(round(100 * size))}")
     if share >= 0.5:
         return f"Evidence: {where}."
-    here = f" {smallest}" if smallest else ""
+    here = f" {alternative}" if alternative else ""
     return f"Evidence: {where}; for this kind of transfer the smallest source was the better first choice.{here}"
 
 

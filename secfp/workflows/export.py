@@ -484,10 +484,10 @@ def _charge_refusal(plan: ExportPlan, *, budget: BudgetStore | None, audit_log: 
     passes publishes a draw conditioned on passing; charging every attempt that read
     the noise keeps the budget an upper bound on what was learnt from the data.
     """
-    why = (*reasons, f"epsilon {plan.ledger.epsilon:g} charged: the refusal read the noisy counts")
-    if budget is None:
-        audit_refusal(plan, audit_log=audit_log, actor=actor, now=now, reasons=why)
+    if budget is None:  # nothing keeps count: the refusal is audited as it is
+        audit_refusal(plan, audit_log=audit_log, actor=actor, now=now, reasons=reasons)
         return
+    why = (*reasons, f"epsilon {plan.ledger.epsilon:g} charged: the refusal read the noisy counts")
     try:
         with _reserve(budget, plan, label="refused export: a gate read the noisy counts", now=now) as remaining:
             append_event(audit_log, _event(plan, outcome="refused", actor=actor, reasons=why,
